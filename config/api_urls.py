@@ -1,0 +1,17 @@
+"""The REST API under /api/: each app registers its viewsets on its own router in `<app>/api.py`."""
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from curation.api import router as curation_router
+from inference.api import router as inference_router
+from training.api import router as training_router
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-auth-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    *curation_router.urls,
+    *training_router.urls,
+    *inference_router.urls,
+]

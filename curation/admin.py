@@ -1,0 +1,73 @@
+from django.contrib import admin
+
+from .models import DatasetItem, DatasetVersion, Example, ImportRun, RejectedRecord, Review, Revision, Source, Turn
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "licence", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "url"]
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "source", "status", "read_count", "accepted_count", "rejected_count", "created_by", "created_at"]
+    list_filter = ["status", "source__kind"]
+    search_fields = ["file", "source__name", "error"]
+    readonly_fields = ["created_at", "started_at", "finished_at", "heartbeat_at"]
+
+
+class TurnInline(admin.TabularInline):
+    model = Turn
+    extra = 0
+
+
+class ReviewInline(admin.TabularInline):
+    model = Review
+    extra = 0
+    readonly_fields = ["reviewer", "decision", "reason", "comment", "created_at"]
+
+
+@admin.register(Example)
+class ExampleAdmin(admin.ModelAdmin):
+    list_display = ["id", "source", "external_id", "domain", "status", "split", "version", "updated_at"]
+    list_filter = ["status", "split", "source__kind", "source"]
+    search_fields = ["external_id", "domain", "turns__text"]
+    readonly_fields = ["version", "content_hash", "created_at", "updated_at"]
+    inlines = [TurnInline, ReviewInline]
+
+
+@admin.register(Revision)
+class RevisionAdmin(admin.ModelAdmin):
+    list_display = ["example", "number", "author", "note", "status", "split", "created_at"]
+    list_filter = ["status", "split"]
+    search_fields = ["example__external_id", "note"]
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["example", "reviewer", "decision", "reason", "created_at"]
+    list_filter = ["decision", "reason"]
+    search_fields = ["example__external_id", "comment", "reviewer__username"]
+
+
+@admin.register(RejectedRecord)
+class RejectedRecordAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "import_run", "reason", "domain", "rescued_as"]
+    list_filter = ["reason", "import_run__source__kind"]
+    search_fields = ["external_id", "domain"]
+
+
+class DatasetItemInline(admin.TabularInline):
+    model = DatasetItem
+    extra = 0
+    raw_id_fields = ["example", "revision"]
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "example_count", "content_hash", "created_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "content_hash"]
+    inlines = [DatasetItemInline]

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class CurationConfig(AppConfig):
+    name = "curation"
+    verbose_name = "Curation"
+
+    def ready(self):
+        # The serverless broker shares folders between the web process and the worker; both create them.
+        from config.celery import ensure_broker_folders
+
+        ensure_broker_folders()

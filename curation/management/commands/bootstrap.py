@@ -1,0 +1,43 @@
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from curation.demo_data import load_demo_dataset
+from curation.roles import ADMIN, ANNOTATOR, ensure_roles
+
+DEMO_USERS = (("demo-admin", ADMIN), ("demo-annotator", ANNOTATOR))
+
+
+class Command(BaseCommand):
+    help = "Create the annotator and admin groups; with --demo also demo users and the demo dataset."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--demo", action="store_true", help="Create demo users and load the demo dataset")
+
+    @transaction.atomic
+    def handle(self, *args, demo=False, **options):
+        groups = ensure_roles()
+        self.stdout.write(f"Roles ready: {', '.join(sorted(groups))}.")
+        if not demo:
+            return
+        User = get_user_model()
+        logins = []
+        for username, role in DEMO_USERS:
+            user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
+            # A fresh password each run unless DEMO_PASSWORD fixes one: a demo login is never a known secret.
+            password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(9)
+            user.set_password(password)
+            user.is_staff = role == ADMIN
+            user.save()
+            user.groups.set([groups[role]])
+            logins.append((username, password, role))
+        admin = User.objects.get(username="demo-admin")
+        created, existing = load_demo_dataset(author=admin)
+        self.stdout.write(f"Demo dataset: {created} examples created, {existing} already there.")
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS("Log in at http://127.0.0.1:8000/accounts/login/ as:"))
+        for username, password, role in logins:
+            self.stdout.write(f"  {role:<10} username: {username:<15} password: {password}")

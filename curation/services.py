@@ -1,0 +1,181 @@
+"""Named verbs that change examples. Views, the API, commands and imports all call these.
+
+The rules they keep: roles alternate starting with the user; every change to an example's turns, status
+or split leaves a Revision with the full content; a change made against an old version is refused.
+"""
+import hashlib
+import json
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+
+from .models import Example, Review, Revision, Source, Turn
+
+ROLES = (Turn.Role.USER, Turn.Role.ASSISTANT)
+
+
+class StaleEdit(Exception):
+    """The example changed since the caller read it. `current` holds the newer example, nothing was written."""
+
+    def __init__(self, current):
+        self.current = current
+        super().__init__(
+            f"Example #{current.pk} was changed by someone else: it is now at version {current.version}."
+        )
+
+
+def normalize_turns(turns):
+    """LIMA's flat list of texts from either texts or {"role", "text"|"content"} dicts; refuses broken shapes.
+
+    A conversation starts with the user and alternates; it is either a single prompt (test prompts) or ends
+    with the assistant.
+    """
+    if not isinstance(turns, (list, tuple)) or not turns:
+        raise ValidationError({"turns": "A conversation needs at least one turn."})
+    texts = []
+    for position, turn in enumerate(turns):
+        expected_role = ROLES[position % 2]
+        if isinstance(turn, dict):
+            role = turn.get("role")
+            text = turn.get("text", turn.get("content"))
+            if role != expected_role:
+                raise ValidationError(
+                    {"turns": f"Turn {position + 1} must be the {expected_role}'s: roles alternate, user first."}
+                )
+        else:
+            text = turn
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationError({"turns": f"Turn {position + 1} is empty."})
+        texts.append(text)
+    if len(texts) > 1 and len(texts) % 2 == 1:
+        raise ValidationError(
+            {"turns": "A multi-turn conversation must end with the assistant's answer (only a lone prompt may stand alone)."}
+        )
+    return texts
+
+
+def content_hash(turns):
+    """sha256 of the canonical JSON of the texts: the same conversation always hashes the same."""
+    canonical = json.dumps(list(turns), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def get_or_create_source(kind, name, **defaults):
+    source, _ = Source.objects.get_or_create(kind=kind, name=name, defaults=defaults)
+    return source
+
+
+def manual_source():
+    return get_or_create_source(Source.Kind.MANUAL, "Hand-written", licence="CC BY-NC-SA 4.0")
+
+
+def _write_turns(example, texts):
+    example.turns.all().delete()
+    Turn.objects.bulk_create(
+        Turn(example=example, position=i, role=ROLES[i % 2], text=text) for i, text in enumerate(texts)
+    )
+
+
+def _record_revision(example, texts, author, note):
+    return Revision.objects.create(
+        example=example,
+        number=example.version,
+        author=author,
+        note=note,
+        turns=list(texts),
+        status=example.status,
+        split=example.split,
+        domain=example.domain,
+        tags=list(example.tags),
+        content_hash=example.content_hash,
+    )
+
+
+@transaction.atomic
+def create_example(
+    *, turns, source=None, external_id=None, domain="", split=Example.Split.UNASSIGNED,
+    status=Example.Status.CANDIDATE, tags=(), metadata=None, author=None, import_run=None, note="created",
+):
+    texts = normalize_turns(turns)
+    example = Example.objects.create(
+        source=source or manual_source(),
+        external_id=external_id or uuid.uuid4().hex,
+        import_run=import_run,
+        domain=domain,
+        status=status,
+        split=split,
+        tags=list(tags),
+        metadata=metadata or {},
+        created_by=author,
+        version=1,
+        content_hash=content_hash(texts),
+    )
+    _write_turns(example, texts)
+    _record_revision(example, texts, author, note)
+    return example
+
+
+@transaction.atomic
+def edit_example(
+    example, *, expected_version, author, turns=None, status=None, split=None, domain=None, tags=None,
+    metadata=None, note="edited",
+):
+    """Apply a change made against `expected_version`; raise StaleEdit if someone else got there first."""
+    texts = normalize_turns(turns) if turns is not None else None
+    claimed = Example.objects.filter(pk=example.pk, version=expected_version).update(version=F("version") + 1)
+    if claimed != 1:
+        raise StaleEdit(Example.objects.get(pk=example.pk))
+    example = Example.objects.select_for_update().get(pk=example.pk)
+    if texts is None:
+        texts = list(example.turns.values_list("text", flat=True))
+    else:
+        _write_turns(example, texts)
+        example.content_hash = content_hash(texts)
+    for field, value in (("status", status), ("split", split), ("domain", domain), ("metadata", metadata)):
+        if value is not None:
+            setattr(example, field, value)
+    if tags is not None:
+        example.tags = list(tags)
+    example.save()
+    _record_revision(example, texts, author, note)
+    return example
+
+
+DECISION_STATUS = {
+    Review.Decision.APPROVE: Example.Status.APPROVED,
+    Review.Decision.REJECT: Example.Status.REJECTED,
+    Review.Decision.NEEDS_EDIT: Example.Status.CANDIDATE,
+}
+
+
+@transaction.atomic
+def review_example(example, *, reviewer, decision, reason="", comment="", expected_version=None, split=None):
+    """Record a decision; approving or rejecting moves the example's status (a new revision)."""
+    if decision not in DECISION_STATUS:
+        raise ValidationError({"decision": f"Unknown decision {decision!r}."})
+    if decision == Review.Decision.REJECT and not reason:
+        raise ValidationError({"reason": "A rejection needs a reason."})
+    version = example.version if expected_version is None else expected_version
+    new_status = DECISION_STATUS[decision]
+    if new_status != example.status or (split is not None and split != example.split):
+        example = edit_example(
+            example, expected_version=version, author=reviewer, status=new_status, split=split,
+            note=f"review: {decision}" + (f" ({reason})" if reason else ""),
+        )
+    elif example.version != version:
+        raise StaleEdit(Example.objects.get(pk=example.pk))
+    revision = example.revisions.order_by("-number").first()
+    return Review.objects.create(
+        example=example, revision=revision, reviewer=reviewer, decision=decision, reason=reason, comment=comment
+    )
+
+
+def revert_example(example, *, number, author, expected_version):
+    """Bring back the content of revision `number`, as a new revision."""
+    old = example.revisions.get(number=number)
+    return edit_example(
+        example, expected_version=expected_version, author=author, turns=old.turns, status=old.status,
+        split=old.split, domain=old.domain, tags=old.tags, note=f"reverted to r{number}",
+    )

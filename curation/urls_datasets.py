@@ -1,0 +1,2 @@
+"""Pages of dataset versions: list, detail, diff."""
+urlpatterns = []
