@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from curation.api import router as curation_router
+from curation.api_imports import router as imports_router
 from inference.api import router as inference_router
 from training.api import router as training_router
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     *curation_router.urls,
+    *imports_router.urls,
     *training_router.urls,
     *inference_router.urls,
 ]

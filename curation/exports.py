@@ -13,3 +13,14 @@ def jsonl_line(row):
 
 
 FORMATS = {"lima": lima_row}
+
+
+def iter_version_conversations(version, split=None):
+    """(item, turns, source_kind) for each item of a frozen version, in a stable order, from pinned revisions."""
+    from .models import DatasetItem
+
+    items = DatasetItem.objects.filter(version=version).select_related("revision", "example__source").order_by("pk")
+    if split:
+        items = items.filter(split=split)
+    for item in items.iterator(chunk_size=1000):
+        yield item, item.revision.turns, item.example.source.kind

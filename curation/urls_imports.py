@@ -1,0 +1,2 @@
+"""Pages of imports: runs with live progress, upload form, rejected records and rescue."""
+urlpatterns = []
