@@ -1,0 +1,12 @@
+# One image for web and workers. A GPU host builds with TORCH_INDEX set to its CUDA wheel index, e.g.
+#   docker compose build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128
+FROM python:3.11-slim
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+RUN pip install --index-url "$TORCH_INDEX" torch==2.13.0
+COPY . .
+RUN pip install -c constraints.txt -e . && DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --noinput
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
