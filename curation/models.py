@@ -239,3 +239,23 @@ class DatasetItem(models.Model):
 
     def __str__(self):
         return f"{self.version_id}: example {self.example_id} r{self.revision.number}"
+
+
+class CompositionTarget(models.Model):
+    """How many examples the dataset aims for in one split from one source group (the dashboard's targets).
+
+    Rows override the defaults in curation.dashboard.LIMA_TARGETS (LIMA's Table 1); admins edit them.
+    """
+
+    split = models.CharField(max_length=16, choices=Example.Split.choices)
+    bucket = models.CharField(max_length=32, help_text="Source group: se_stem, se_other, wikihow, hand_written…")
+    target = models.PositiveIntegerField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["split", "bucket"], name="composition_target_unique")]
+        ordering = ["split", "bucket"]
+
+    def __str__(self):
+        return f"{self.split}/{self.bucket}: {self.target}"
