@@ -42,6 +42,11 @@ class ImportRun(models.Model):
     rejected_count = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0, help_text="Selected, already there as imported")
+    protected_count = models.PositiveIntegerField(
+        default=0, help_text="Selected, but a person edited or reviewed the example: left alone"
+    )
+    phase = models.CharField(max_length=16, blank=True, help_text="reading, sampling, saving, done")
     rejected_by_reason = models.JSONField(default=dict, blank=True)
     progress = models.FloatField(default=0.0, help_text="0.0 to 1.0")
     error = models.TextField(blank=True)
@@ -197,6 +202,7 @@ class RejectedRecord(models.Model):
 
     class Meta:
         ordering = ["import_run", "reason", "id"]
+        indexes = [models.Index(fields=["import_run", "reason", "id"], name="rejected_run_reason_idx")]
 
     def __str__(self):
         return f"{self.external_id}: {self.reason}"
