@@ -10,3 +10,13 @@ def ping():
     from .models import Example
 
     return {"pong": True, "worker": socket.gethostname(), "examples": Example.objects.count()}
+
+
+@shared_task(name="curation.run_import")
+def run_import(import_run_id):
+    """Execute one queued ImportRun: stream, clean, filter, sample and upsert (curation.ingest)."""
+    from .ingest import run_import as execute
+    from .models import ImportRun
+
+    run = execute(ImportRun.objects.get(pk=import_run_id))
+    return {"import_run": run.pk, "status": run.status}
