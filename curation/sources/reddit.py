@@ -47,7 +47,9 @@ DEFAULT_MIN_SCORE = 10
 DEFAULT_MIN_COMMENT_SCORE = 10
 
 # Tags r/WritingPrompts puts in front of a title ([WP] writing prompt, [SP] simple prompt, ...).
-_PROMPT_TAG = re.compile(r"^\s*(?:[\[(]\s*(WP|SP|EU|CW|TT|RF|FF|MP|IP|PM|PI)\s*[\])]\s*[:\-]?\s*)+", re.I)
+_PROMPT_TAG = re.compile(
+    r"^\s*(?:[\[(]\s*(WP|SP|EU|CW|TT|RF|FF|MP|IP|PM|PI)\s*[\])]\s*[:\-]?\s*)+", re.I
+)
 _REDDIT_ESCAPES = re.compile(r"&(amp|lt|gt);")
 _UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 _GONE_BODIES = {"[deleted]": "deleted", "[removed]": "removed"}

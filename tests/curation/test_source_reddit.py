@@ -28,7 +28,10 @@ def write_pushshift_zst(source: Path | bytes, target: Path) -> Path:
     params = zstandard.ZstdCompressionParameters.from_level(
         3, window_log=31, enable_ldm=True, write_checksum=True
     )
-    with open(target, "wb") as f, zstandard.ZstdCompressor(compression_params=params).stream_writer(f) as w:
+    with (
+        open(target, "wb") as f,
+        zstandard.ZstdCompressor(compression_params=params).stream_writer(f) as w,
+    ):
         w.write(data)
     return target
 
@@ -149,16 +152,19 @@ def test_the_choice_of_comment_does_not_depend_on_the_order_of_the_lines(tmp_pat
     reversed_comments = tmp_path / "RC_reversed.ndjson"
     reversed_comments.write_text("\n".join(reversed(RC.read_text().splitlines())))
 
-    assert [(r.external_id, r.turns, r.reject_reason) for r in iter_records([RS, reversed_comments])] == [
-        (r.external_id, r.turns, r.reject_reason) for r in iter_records([RS, RC])
-    ]
+    assert [
+        (r.external_id, r.turns, r.reject_reason) for r in iter_records([RS, reversed_comments])
+    ] == [(r.external_id, r.turns, r.reject_reason) for r in iter_records([RS, RC])]
 
 
 def test_it_keeps_attribution_with_normalised_types():
     records = by_id(iter_records([RS, RC]))
 
     story = records["t3_wp1"].metadata
-    assert story["url"] == "https://www.reddit.com/r/WritingPrompts/comments/wp1/wp_a_dragon_opens_a_bakery/"
+    assert (
+        story["url"]
+        == "https://www.reddit.com/r/WritingPrompts/comments/wp1/wp_a_dragon_opens_a_bakery/"
+    )
     assert (story["author"], story["score"], story["created_utc"]) == ("prompter", 120, 1500000000)
     assert (story["comment_author"], story["comment_score"]) == ("storyteller", 80)
     assert story["comment_url"] == "https://www.reddit.com/r/WritingPrompts/comments/wp1/_/c1/"
@@ -166,7 +172,9 @@ def test_it_keeps_attribution_with_normalised_types():
     # `edited` is a timestamp on c1; an old dump's string created_utc becomes an int.
     assert (story["edited"], story["edited_utc"]) == (True, 1500002000)
     assert records["t3_wp2"].metadata["created_utc"] == 1500000100
-    assert records["t3_wp2"].metadata["url"] == "https://www.reddit.com/r/WritingPrompts/comments/wp2/"
+    assert (
+        records["t3_wp2"].metadata["url"] == "https://www.reddit.com/r/WritingPrompts/comments/wp2/"
+    )
     assert records["t3_wp1"].location == "RS_sample.ndjson line 1"
 
 
@@ -321,7 +329,9 @@ def test_a_zst_is_streamed_in_memory_that_does_not_grow_with_the_file(tmp_path):
     assert [r.external_id for r in records] == ["t3_wp1"]
     assert len(large_data) > 15_000_000
     assert large_peak < 1.5 * small_peak, (small_peak, large_peak)
-    assert large_peak < len(large_data) / 30, f"peak {large_peak:,} bytes for {len(large_data):,} bytes"
+    assert (
+        large_peak < len(large_data) / 30
+    ), f"peak {large_peak:,} bytes for {len(large_data):,} bytes"
 
 
 # --- The real samples in ../shared/data ------------------------------------------------------------
@@ -358,14 +368,23 @@ def test_the_askwomen_submissions_are_all_reported_with_honest_reasons():
 def test_the_askwomen_submissions_as_prompt_only_test_records():
     needs(ASKWOMEN_ZST)
     raw = read_zst_lines(ASKWOMEN_ZST)
-    kept = [p for p in raw if p["selftext"].strip() not in ("[removed]", "[deleted]") and p["score"] >= 10]
+    kept = [
+        p
+        for p in raw
+        if p["selftext"].strip() not in ("[removed]", "[deleted]") and p["score"] >= 10
+    ]
 
-    records = list(iter_records(ASKWOMEN_ZST, subreddits=["AskWomen"], prompt_only_subreddits=["AskWomen"]))
+    records = list(
+        iter_records(ASKWOMEN_ZST, subreddits=["AskWomen"], prompt_only_subreddits=["AskWomen"])
+    )
 
     accepted = [r for r in records if r.accepted]
     assert len(accepted) == len(kept)
     assert all(r.split == "test" and len(r.turns) == 1 for r in records)
-    titles = [p["title"].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").strip() for p in kept]
+    titles = [
+        p["title"].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").strip()
+        for p in kept
+    ]
     assert [r.turns[0] for r in accepted] == titles
 
 
@@ -403,7 +422,9 @@ def test_real_comments_are_paired_with_the_best_usable_top_level_comment(tmp_pat
     submissions = tmp_path / "RS_2005-12.ndjson"
     submissions.write_text(
         "\n".join(
-            json.dumps({"id": link, "subreddit": "reddit.com", "title": f"Story {link}", "score": 100})
+            json.dumps(
+                {"id": link, "subreddit": "reddit.com", "title": f"Story {link}", "score": 100}
+            )
             for link in links
         )
     )
@@ -417,7 +438,11 @@ def test_real_comments_are_paired_with_the_best_usable_top_level_comment(tmp_pat
         if link not in table or key < table[link][0]:
             table[link] = (key, c)
 
-    records = by_id(iter_records([COMMENTS_ZST, submissions], subreddits=["reddit.com"], min_comment_score=-(10**9)))
+    records = by_id(
+        iter_records(
+            [COMMENTS_ZST, submissions], subreddits=["reddit.com"], min_comment_score=-(10**9)
+        )
+    )
 
     assert len(records) == len(links)
     reasons = Counter()
@@ -435,9 +460,10 @@ def test_real_comments_are_paired_with_the_best_usable_top_level_comment(tmp_pat
             assert record.turns[1] == body.replace("\r\n", "\n").strip()
         elif link in best_unusable:
             body = best_unusable[link][1]["body"].strip()
-            assert record.reject_reason == {"[deleted]": "comment_deleted", "[removed]": "comment_removed"}.get(
-                body, "comment_empty"
-            )
+            assert record.reject_reason == {
+                "[deleted]": "comment_deleted",
+                "[removed]": "comment_removed",
+            }.get(body, "comment_empty")
         else:
             assert record.reject_reason == "no_top_level_comment"
     assert reasons[None] == len(best) and reasons["no_top_level_comment"] > 0
