@@ -59,8 +59,8 @@ _BOTS = {"automoderator"}
 def iter_records(
     path,
     *,
-    subreddits: Iterable[str] = DEFAULT_SUBREDDITS,
-    prompt_only_subreddits: Iterable[str] = PROMPT_ONLY_SUBREDDITS,
+    subreddits: Iterable[str] | str = DEFAULT_SUBREDDITS,
+    prompt_only_subreddits: Iterable[str] | str = PROMPT_ONLY_SUBREDDITS,
     min_score: int = DEFAULT_MIN_SCORE,
     min_comment_score: int = DEFAULT_MIN_COMMENT_SCORE,
     seed: int = 0,
@@ -68,14 +68,14 @@ def iter_records(
     """Yield one Record per submission of the wanted subreddits, accepted or rejected.
 
     ``path``: a file, a folder (every non-hidden file in it, sorted by name) or a list of those.
-    ``subreddits``: names with or without "r/", case-insensitive. A subreddit listed in
-    ``prompt_only_subreddits`` yields prompt-only records on the test split (it must also be
-    listed in ``subreddits`` to be read at all). ``seed`` is accepted for a uniform interface;
-    nothing here is random.
+    ``subreddits``: names with or without "r/", case-insensitive, as a list or a comma-separated
+    string. A subreddit listed in ``prompt_only_subreddits`` yields prompt-only records on the
+    test split (it must also be listed in ``subreddits`` to be read at all). ``seed`` is
+    accepted for a uniform interface; nothing here is random.
     """
     del seed
-    wanted = {_subreddit_key(name) for name in subreddits}
-    prompt_only = {_subreddit_key(name) for name in prompt_only_subreddits} & wanted
+    wanted = {_subreddit_key(name) for name in _names(subreddits)}
+    prompt_only = {_subreddit_key(name) for name in _names(prompt_only_subreddits)} & wanted
     submissions: dict[str, _Submission] = {}
     best_comments: dict[str, _Comment] = {}
     unusable_comments: dict[str, _Comment] = {}
@@ -286,6 +286,13 @@ def _input_files(path) -> list[Path]:
 
 def _unescape(text: str) -> str:
     return _REDDIT_ESCAPES.sub(lambda m: _UNESCAPED[m.group(1)], text)
+
+
+def _names(value) -> list[str]:
+    # A command line or a form gives "WritingPrompts,AskReddit"; code gives a list.
+    if isinstance(value, str):
+        return [name for name in value.split(",") if name.strip()]
+    return list(value)
 
 
 def _subreddit_key(name: str) -> str:

@@ -202,6 +202,14 @@ def test_subreddit_and_score_options_change_the_selection():
     assert relaxed["t3_wp6"].accepted and relaxed["t3_wp3"].reject_reason == "no_top_level_comment"
 
 
+def test_subreddits_can_be_given_as_one_comma_separated_string():
+    from_string = iter_records(
+        [RS, RC], subreddits="r/WritingPrompts, askreddit", prompt_only_subreddits="AskReddit"
+    )
+
+    assert list(from_string) == list(iter_records([RS, RC]))
+
+
 def test_a_prompt_only_subreddit_can_be_chosen():
     records = by_id(iter_records([RS, RC], prompt_only_subreddits=["WritingPrompts", "AskReddit"]))
 
