@@ -76,10 +76,14 @@ def stop_ids(tokenizer) -> list[int]:
     return ids
 
 
+def pad_id(tokenizer) -> int:
+    """Padding for batch rows (left) and finished rows (right); EOT if the tokenizer has no pad."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else chat.eot_id(tokenizer)
+
+
 def build_generation_config(settings: DecodingSettings, tokenizer) -> GenerationConfig:
     """Every setting generate() would otherwise take from the checkpoint's generation_config.json
     or transformers' defaults (top_k=50, for one) is set here, so nothing LIMA did not use slips in."""
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else chat.eot_id(tokenizer)
     # The filters are set only when sampling: greedy decoding would ignore them (and warn).
     sampling = (
         dict(
@@ -104,7 +108,7 @@ def build_generation_config(settings: DecodingSettings, tokenizer) -> Generation
         max_new_tokens=settings.max_new_tokens,
         min_new_tokens=settings.min_new_tokens,
         eos_token_id=stop_ids(tokenizer),
-        pad_token_id=pad_id,  # a finished row is filled with pad while the rest of the batch runs
+        pad_token_id=pad_id(tokenizer),  # a finished row is filled with pad while the rest of the batch runs
         use_cache=True,
     )
 
@@ -148,8 +152,8 @@ class Generator:
         """Left-padded ids and attention mask, so every row's last prompt token sits at the end."""
         rows = [chat.prompt_ids(self.tokenizer, list(turns)) for turns in prompts]
         width = max(len(r) for r in rows)
-        pad_id = build_generation_config(DecodingSettings(), self.tokenizer).pad_token_id
-        ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows])  # (batch, width)
+        pad = pad_id(self.tokenizer)
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])  # (batch, width)
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
         return ids.to(self.device), mask.to(self.device)
 
