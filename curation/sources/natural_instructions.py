@@ -1,0 +1,170 @@
+"""Super-NaturalInstructions task files -> one (definition + input, output) pair per task.
+
+LIMA (see LIMA.md) took 50 generation tasks of Super-NaturalInstructions and one random instance
+of each. Here every task file yields one record: an instance drawn with a generator seeded by
+``seed`` and the task's name, so the choice is the same whatever order the files come in.
+prompt = the task's Definition, a blank line, the instance's input; response = the instance's
+output (the first one when it is a list). domain = the task name (the file name without .json).
+
+Every schema variant is read: the 2021 contributor format (Definition a string, instances
+without "id") and the final release (Definition a list of strings, instances with "id",
+"Instance License", Input_language, Output_language, Domains, ...); unknown keys are ignored.
+
+Rejected records (still yielded, so a person can rescue one):
+  not_a_generation_task   the task's Categories are all classification-style (LIMA used
+                          generation tasks); off with ``generation_only=False``
+  not_english             Input_language/Output_language present and not English; off with
+                          ``english_only=False``
+  no_instances / empty_response
+
+A task file is one JSON document, read whole (the largest release tasks are a few MB); a folder
+is read one file at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+from curation.sources.records import Record, SourceFormatError
+
+TASKS_URL = "https://github.com/allenai/natural-instructions/blob/master/tasks/{task}.json"
+# Words that mark a category whose answers come from a fixed label set, not generated text.
+CLASSIFICATION_MARKERS = ("classification", "detection", "verification", "entailment")
+
+
+def iter_records(
+    path,
+    *,
+    seed: int = 0,
+    generation_only: bool = True,
+    english_only: bool = True,
+) -> Iterator[Record]:
+    """Yield one Record per task file (``path`` is a task .json or a folder of them)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.json") if p.is_file())
+        if not files:
+            raise SourceFormatError(path, "", "no task .json file in this folder")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise SourceFormatError(path, "", "no such file or folder")
+    for file in files:
+        yield _record(file, _load_task(file), seed, generation_only, english_only)
+
+
+def _load_task(file: Path) -> dict:
+    try:
+        with open(file, encoding="utf-8-sig") as f:
+            task = json.load(f)
+    except json.JSONDecodeError as error:
+        raise SourceFormatError(
+            file, f"line {error.lineno} column {error.colno}", f"invalid JSON: {error.msg}"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise SourceFormatError(file, f"byte offset {error.start}", "not UTF-8 text") from None
+    if not isinstance(task, dict):
+        raise SourceFormatError(file, "", "not a task: the file holds no JSON object")
+    missing = [key for key in ("Definition", "Instances") if key not in task]
+    if missing:
+        raise SourceFormatError(
+            file, "", f"not a task: missing {', '.join(missing)}; keys found: {', '.join(task)}"
+        )
+    if not isinstance(task["Instances"], list):
+        raise SourceFormatError(file, "field Instances", "expected a list of instances")
+    return task
+
+
+def _record(file: Path, task: dict, seed: int, generation_only: bool, english_only: bool) -> Record:
+    name = file.stem
+    definition = _text(task["Definition"], file, "Definition")
+    instances = task["Instances"]
+    metadata = {
+        "site": "super-natural-instructions",
+        "task": name,
+        "url": TASKS_URL.format(task=name),
+        "categories": _strings(task.get("Categories")),
+        "source": _strings(task.get("Source")),
+        "contributors": _strings(task.get("Contributors")),
+    }
+    for key, field in (
+        ("Domains", "domains"),
+        ("Input_language", "input_language"),
+        ("Output_language", "output_language"),
+    ):
+        if key in task:
+            metadata[field] = _strings(task[key])
+    if "Instance License" in task:
+        metadata["licence"] = ", ".join(_strings(task["Instance License"]))
+
+    record = Record(
+        external_id=f"{name}:none",
+        turns=[definition],
+        domain=name,
+        metadata=metadata,
+        location=file.name,
+    )
+    if not instances:
+        record.reject_reason = "no_instances"
+        return record
+
+    # Seeded per task, so adding or removing another file does not change this task's draw.
+    index = random.Random(f"{seed}:{name}").randrange(len(instances))
+    instance = instances[index]
+    where = f"field Instances[{index}]"
+    if not isinstance(instance, dict) or "input" not in instance or "output" not in instance:
+        raise SourceFormatError(file, where, "an instance needs 'input' and 'output'")
+    outputs = instance["output"]
+    output = outputs[0] if isinstance(outputs, list) and outputs else outputs
+    output = "" if output in (None, []) else _text(output, file, f"{where}.output")
+    instance_input = _text(instance["input"], file, f"{where}.input")
+    instance_id = str(instance.get("id") or f"{name}-{index}")
+
+    record.external_id = instance_id
+    record.turns = [f"{definition}\n\n{instance_input}".strip(), output]
+    record.location = f"{file.name} {where}"
+    metadata.update(instance_id=instance_id, instance_index=index)
+
+    if generation_only and _is_classification(metadata["categories"]):
+        record.reject_reason = "not_a_generation_task"
+    elif english_only and not _is_english(metadata):
+        record.reject_reason = "not_english"
+    elif not output:
+        record.reject_reason = "empty_response"
+    return record
+
+
+def _text(value, file: Path, field: str) -> str:
+    # Definition is a string in 2021 task files and a list of strings in the final release.
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n\n".join(v.strip() for v in value if v.strip())
+    if isinstance(value, str):
+        return value.strip().replace("\r\n", "\n")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise SourceFormatError(
+        file, f"field {field}", f"expected text, found {json.dumps(value)[:80]}"
+    )
+
+
+def _strings(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _is_classification(categories: list[str]) -> bool:
+    return bool(categories) and all(
+        any(marker in category.lower() for marker in CLASSIFICATION_MARKERS)
+        for category in categories
+    )
+
+
+def _is_english(metadata: dict) -> bool:
+    languages = metadata.get("input_language", []) + metadata.get("output_language", [])
+    return all(language.lower() == "english" for language in languages)
