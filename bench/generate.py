@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 from transformers import LogitsProcessor, LogitsProcessorList  # noqa: E402
+from transformers.utils import logging  # noqa: E402
 
 from inference.engine.generate import DecodingSettings, Generator  # noqa: E402
 from training.engine.tiny import build_tiny_model  # noqa: E402
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    logging.disable_progress_bar()
 
     prompts, origin = load_prompts(args.prompts)
     with tempfile.TemporaryDirectory() as folder:
@@ -90,8 +92,11 @@ def main() -> None:
     n = len(prompts)
     print(f"tiny LLaMA on {generator.device} ({torch.get_num_threads()} thread(s)), {n} prompts from {origin}")
     print(f"LIMA sampling, {args.max_new_tokens} new tokens per response ({bat_tokens} in all, each way)")
-    print(f"one at a time : {n / seq_time:8.2f} responses/s {seq_tokens / seq_time:9.1f} tokens/s ({seq_time:.2f} s)")
-    print(f"batch of {args.batch_size:<4} : {n / bat_time:8.2f} responses/s {bat_tokens / bat_time:9.1f} tokens/s ({bat_time:.2f} s)")
+    for label, seconds, tokens in (
+        ("one at a time", seq_time, seq_tokens),
+        (f"batch of {args.batch_size}", bat_time, bat_tokens),
+    ):
+        print(f"{label:<14}: {n / seconds:8.2f} responses/s {tokens / seconds:9.1f} tokens/s ({seconds:.2f} s)")
     print(f"speed-up      : {seq_time / bat_time:.1f}x (target >= 3x at batch 16)")
 
 

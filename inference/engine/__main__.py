@@ -27,7 +27,9 @@ def quiet_transformers() -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m inference.engine", description="Generate responses with LIMA's decoding.")
+    parser = argparse.ArgumentParser(
+        prog="python -m inference.engine", description="Generate responses with LIMA's decoding."
+    )
     parser.add_argument("--checkpoint", required=True, help="a local checkpoint folder (save_pretrained layout)")
     parser.add_argument("--prompts", required=True, help="JSONL of {'conversations': [...], 'source': ..., 'id'?}")
     parser.add_argument("--out", required=True, help="JSONL of {'id', 'prompt', 'response', 'model'}, written whole")

@@ -281,7 +281,8 @@ def test_the_command_line_reports_bad_input_and_writes_nothing(tiny_checkpoint, 
 def test_the_command_line_refuses_a_missing_checkpoint(tmp_path, capsys):
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('{"conversations": ["Q"]}\n', encoding="utf-8")
-    status = main(["--checkpoint", str(tmp_path / "nope"), "--prompts", str(prompts), "--out", str(tmp_path / "o.jsonl")])
+    missing = tmp_path / "nope"
+    status = main(["--checkpoint", str(missing), "--prompts", str(prompts), "--out", str(tmp_path / "o.jsonl")])
     assert status == 2
     assert "checkpoint folder not found" in json.loads(capsys.readouterr().err)["message"]
 
