@@ -15,7 +15,7 @@ Rejected records (still yielded, so a person can rescue one):
                           generation tasks); off with ``generation_only=False``
   not_english             Input_language/Output_language present and not English; off with
                           ``english_only=False``
-  no_instances / empty_response
+  no_instances / empty_response / empty_prompt
 
 A task file is one JSON document, read whole (the largest release tasks are a few MB); a folder
 is read one file at a time.
@@ -134,6 +134,8 @@ def _record(file: Path, task: dict, seed: int, generation_only: bool, english_on
         record.reject_reason = "not_english"
     elif not output:
         record.reject_reason = "empty_response"
+    elif not record.turns[0]:
+        record.reject_reason = "empty_prompt"
     return record
 
 

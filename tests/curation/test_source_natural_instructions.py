@@ -138,6 +138,13 @@ def test_an_empty_output_is_rejected(tmp_path):
     assert only(path).reject_reason == "empty_response"
 
 
+def test_an_empty_prompt_is_rejected(tmp_path):
+    path = tmp_path / "task911_blank_prompt.json"
+    path.write_text(json.dumps({"Definition": " ", "Instances": [{"input": "", "output": ["x"]}]}))
+
+    assert only(path).reject_reason == "empty_prompt"
+
+
 def test_a_folder_yields_one_record_per_task_file_in_name_order(tmp_path):
     for task in (TASK_VERIFICATION, TASK_2021, TASK_SPANISH, TASK_RELEASE):
         shutil.copy(task, tmp_path / task.name)
