@@ -40,7 +40,9 @@ def train(config: RunConfig, emit=emit_json_line) -> dict:
 
 def _train(config: RunConfig, context: distributed.Context, say) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # stderr is the job's log: keep it for warnings
     started = time.perf_counter()
     recipe = from_overrides(config.recipe)
     output_dir = Path(config.output_dir)
