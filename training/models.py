@@ -1,0 +1,122 @@
+"""Training: a fine-tuning job on a frozen dataset version, and the checkpoints it wrote.
+
+A TrainingRun is the whole state of a job on the server (status, progress, metric series, log tail,
+checkpoints), so a page reload or a closed browser loses nothing. The engine subprocess writes JSON
+lines; the runner (training/runner.py) turns them into these rows.
+"""
+from django.conf import settings
+from django.db import models
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    name = models.CharField(max_length=200, blank=True)
+    dataset_version = models.ForeignKey(
+        "curation.DatasetVersion", on_delete=models.PROTECT, related_name="training_runs",
+        help_text="The frozen version trained on (its train split, from pinned revisions)",
+    )
+    base_model = models.CharField(max_length=500, help_text="A Hugging Face model id or a local folder")
+    overrides = models.JSONField(default=dict, blank=True, help_text="Recipe values changed from LIMA's defaults")
+    recipe = models.JSONField(
+        default=dict, blank=True,
+        help_text="The whole recipe: LIMA's defaults with the overrides, resolved by the engine once it starts",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    output_dir = models.CharField(max_length=1000, blank=True, help_text="Checkpoints, data and logs of the run")
+    data_file = models.CharField(max_length=1000, blank=True, help_text="The train split written as LIMA JSONL")
+    train_examples = models.PositiveIntegerField(default=0)
+
+    progress = models.FloatField(default=0.0, help_text="0.0 to 1.0: steps done of all steps")
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    epoch = models.PositiveIntegerField(default=0)
+    epochs = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Series: step, epoch, loss, lr per step; epoch_loss per epoch",
+    )
+    stats = models.JSONField(default=dict, blank=True, help_text="Latest tokens/s, ETA, memory, gradient norm")
+    log_tail = models.TextField(blank=True, help_text="The last lines the engine wrote to stderr")
+
+    worker_host = models.CharField(max_length=255, blank=True)
+    worker_name = models.CharField(max_length=255, blank=True, help_text="Celery node name, e.g. gpu@host")
+    device = models.CharField(max_length=64, blank=True)
+    world_size = models.PositiveSmallIntegerField(default=0, help_text="Processes (GPUs) the engine ran on")
+    pid = models.IntegerField(null=True, blank=True, help_text="The engine subprocess, while it runs")
+    pgid = models.IntegerField(null=True, blank=True, help_text="Its process group: cancel kills the whole group")
+    attempt = models.PositiveIntegerField(default=0, help_text="1 for the first start, +1 per resume")
+    resume_requested = models.BooleanField(default=False, help_text="The next attempt continues from the last checkpoint")
+    resumed_from = models.CharField(max_length=1000, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs",
+    )
+    chosen_checkpoint = models.ForeignKey(
+        "Checkpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The checkpoint people chose (LIMA: by hand, among epochs 5 to 10)",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Training run #{self.pk} ({self.status})"
+
+    @property
+    def title(self):
+        return self.name or f"Run #{self.pk}"
+
+    @property
+    def is_active(self):
+        return self.status in self.ACTIVE
+
+    @property
+    def epoch_losses(self):
+        return list((self.metrics or {}).get("epoch_loss", []))
+
+    @property
+    def last_epoch_loss(self):
+        losses = self.epoch_losses
+        return losses[-1] if losses else None
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Checkpoint(models.Model):
+    """A model folder the engine wrote at the end of an epoch (weights, tokenizer, recipe, metrics)."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="checkpoints")
+    epoch = models.PositiveIntegerField()
+    step = models.PositiveIntegerField()
+    path = models.CharField(max_length=1000)
+    metrics = models.JSONField(default=dict, blank=True, help_text="mean_loss of the epoch, loss and lr at its last step")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "epoch"], name="checkpoint_epoch_unique_per_run")]
+        ordering = ["run", "epoch"]
+
+    def __str__(self):
+        return f"Run #{self.run_id}, epoch {self.epoch}"
