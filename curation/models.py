@@ -265,3 +265,38 @@ class CompositionTarget(models.Model):
 
     def __str__(self):
         return f"{self.split}/{self.bucket}: {self.target}"
+
+
+class ExportJob(models.Model):
+    """A background export of a version to a file under MEDIA_ROOT, with progress, for very large versions."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="export_jobs")
+    format = models.CharField(max_length=16)
+    split = models.CharField(max_length=16, blank=True, help_text="Empty for every split")
+    metadata = models.BooleanField(default=True, help_text="Lines carry id, split and attribution")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_written = models.PositiveIntegerField(default=0)
+    file = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT once written")
+    size_bytes = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Export #{self.pk} of {self.version_id} as {self.format} ({self.status})"
+
+    @property
+    def progress(self):
+        return min(1.0, self.rows_written / self.total_rows) if self.total_rows else 0.0

@@ -20,3 +20,13 @@ def run_import(import_run_id):
 
     run = execute(ImportRun.objects.get(pk=import_run_id))
     return {"import_run": run.pk, "status": run.status}
+
+
+@shared_task(name="curation.export_version")
+def export_version(export_job_id):
+    """Write one queued ExportJob's file under MEDIA_ROOT (curation.export_jobs)."""
+    from .export_jobs import run_export_job
+    from .models import ExportJob
+
+    job = run_export_job(ExportJob.objects.get(pk=export_job_id))
+    return {"export_job": job.pk, "status": job.status}

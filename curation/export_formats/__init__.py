@@ -1,0 +1,1 @@
+"""Binary export formats (Parquet, a Hugging Face datasets folder), written from plain ExportItems, no Django."""
