@@ -82,23 +82,24 @@ def iter_records(
 
     for file in _input_files(path):
         for number, obj in iter_json_lines(file):
-            location = f"{file.name} line {number}"
             if not isinstance(obj, dict):
                 raise SourceFormatError(file, f"line {number}", "expected a JSON object")
+            # Most lines of a monthly dump belong to other subreddits: decide on them first.
+            key = _subreddit_key(str(obj.get("subreddit") or ""))
             if "title" in obj:
-                submission = _read_submission(obj, file, number, location)
-                key = _subreddit_key(submission.subreddit)
-                if key in wanted and submission.id not in submissions:
+                if key not in wanted:
+                    continue
+                submission = _read_submission(obj, file, number, f"{file.name} line {number}")
+                if submission.id not in submissions:
                     submission.prompt_only = key in prompt_only
                     submissions[submission.id] = submission
             elif "body" in obj:
                 if not str(obj.get("parent_id", "")).startswith("t3_"):
                     continue  # a reply, not a top-level comment
-                key = _subreddit_key(str(obj.get("subreddit", "")))
                 # A comment without a subreddit is kept: its submission may still be wanted.
                 if obj.get("subreddit") is not None and (key not in wanted or key in prompt_only):
                     continue
-                comment = _read_comment(obj, file, number, location)
+                comment = _read_comment(obj, file, number)
                 if comment is not None:
                     _keep_if_better(comment, best_comments, unusable_comments)
             else:
@@ -238,7 +239,7 @@ def _read_submission(obj: dict, file: Path, number: int, location: str) -> _Subm
     )
 
 
-def _read_comment(obj: dict, file: Path, number: int, location: str) -> _Comment | None:
+def _read_comment(obj: dict, file: Path, number: int) -> _Comment | None:
     author = str(obj.get("author") or "")
     # r/WritingPrompts pins an AutoModerator reminder on top of every thread: not an answer.
     if author.lower() in _BOTS or obj.get("stickied") is True:
