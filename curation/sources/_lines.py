@@ -72,15 +72,20 @@ def _plain_byte_lines(path: Path) -> Iterator[bytes]:
 
 def _zstd_byte_lines(path: Path) -> Iterator[bytes]:
     decompressor = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-    pending = b""
+    unfinished: list[bytes] = []  # pieces of a line that spans blocks
     with open(path, "rb") as f:
         for block in _decompressed_blocks(path, f, decompressor):
-            pending += block
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
+            lines = block.split(b"\n")
+            if len(lines) == 1:
+                unfinished.append(block)
+                continue
+            lines[0] = b"".join(unfinished) + lines[0]
+            unfinished = [lines.pop()]
+            for raw in lines:
                 yield raw.rstrip(b"\r")
-    if pending:
-        yield pending.rstrip(b"\r")
+    last = b"".join(unfinished)
+    if last:
+        yield last.rstrip(b"\r")
 
 
 def _decompressed_blocks(path: Path, f, decompressor) -> Iterator[bytes]:

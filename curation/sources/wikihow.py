@@ -140,6 +140,7 @@ def _step_articles(path: Path, reader, header: list[str]) -> Iterator[_Article]:
             continue  # the same step scraped twice
         previous = (heading, paragraph)
         if not heading:
+            # Before the first step it is the introduction; after, one more step.
             (article.steps if article.steps else article.intro).append(paragraph)
             continue
         # Every paragraph starts with its own heading: keep it once.

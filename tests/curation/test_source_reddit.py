@@ -234,6 +234,20 @@ def test_it_reads_pushshift_zstd_files_with_a_2_gib_window(tmp_path):
     assert from_zst[0].location == "RS_sample.zst line 1"
 
 
+def test_lines_longer_than_a_compressed_block_are_read_whole(tmp_path):
+    rng = random.Random(1)
+    story = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(200_000))
+    comment = {"id": "c99", "parent_id": "t3_wp1", "subreddit": "WritingPrompts", "score": 9000}
+    data = RS.read_bytes() + (json.dumps(dict(comment, body=story)) + "\r\n").encode()
+    path = write_pushshift_zst(data, tmp_path / "RS_long.zst")
+    assert path.stat().st_size > 4 * 16 * 1024  # the line spans several compressed blocks
+
+    story_record = by_id(iter_records(path))["t3_wp1"]
+
+    assert story_record.turns[1] == story.strip()
+    assert story_record.metadata["comment_id"] == "c99"
+
+
 def test_a_folder_is_read_file_by_file(tmp_path):
     shutil.copy(RS, tmp_path / "RS_sample.ndjson")
     shutil.copy(RC, tmp_path / "RC_sample.ndjson")
