@@ -1,0 +1,218 @@
+"""Inference: generation runs and their responses, and the human studies that judge them.
+
+Lineage: a Judgment or Rating -> StudyItem -> Generation(s) -> GenerationRun -> checkpoint -> training
+run -> dataset version; a Generation also points at the DatasetItem (pinned revision) its prompt came from.
+"""
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class GenerationRun(models.Model):
+    """A model's responses to a prompt set: generated here from a checkpoint, or imported (a baseline)."""
+
+    class Kind(models.TextChoices):
+        MODEL = "model", "Generated here"
+        EXTERNAL = "external", "Imported responses"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    name = models.CharField(max_length=200, help_text="The model name its responses are filed under")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MODEL)
+    checkpoint = models.ForeignKey(
+        "training.Checkpoint", null=True, blank=True, on_delete=models.PROTECT, related_name="generation_runs",
+    )
+    model_path = models.CharField(max_length=1000, blank=True, help_text="The model folder that was loaded")
+    dataset_version = models.ForeignKey(
+        "curation.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="generation_runs",
+    )
+    split = models.CharField(max_length=16, blank=True, help_text="The version's split the prompts came from")
+    prompts_file = models.CharField(max_length=1000, blank=True, help_text="An uploaded prompt or response file")
+    decoding = models.JSONField(default=dict, blank=True, help_text="Decoding settings the engine received")
+    seed = models.IntegerField(default=0)
+    batch_size = models.PositiveIntegerField(default=16)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    prompt_count = models.PositiveIntegerField(default=0)
+    done_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Generation #{self.pk} {self.name} ({self.status})"
+
+    @property
+    def progress(self):
+        return min(1.0, self.done_count / self.prompt_count) if self.prompt_count else 0.0
+
+    @property
+    def is_active(self):
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Generation(models.Model):
+    """One response of a run to one prompt."""
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="generations")
+    position = models.PositiveIntegerField(help_text="Order in the prompt set")
+    prompt_key = models.CharField(
+        max_length=200, help_text="Matches the same prompt across runs: the example id, or the file's id"
+    )
+    prompt = models.JSONField(help_text="LIMA's flat list of turns, ending with the user's")
+    response = models.TextField(blank=True)
+    model_name = models.CharField(max_length=200)
+    dataset_item = models.ForeignKey(
+        "curation.DatasetItem", null=True, blank=True, on_delete=models.PROTECT, related_name="generations",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "prompt_key"], name="generation_prompt_unique_per_run")]
+        ordering = ["run", "position"]
+
+    def __str__(self):
+        return f"{self.model_name} on {self.prompt_key}"
+
+
+class Study(models.Model):
+    """Blind human evaluation of generation runs over the same prompts."""
+
+    class Kind(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise: A, B or neither better"
+        RATING = "rating", "Absolute: Fail, Pass or Excellent"
+
+    class Pairing(models.TextChoices):
+        FIRST = "first", "The first run against each of the others"
+        ALL = "all", "Every pair of runs"
+
+    name = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True, help_text="Shown to annotators (Markdown)")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAIRWISE)
+    runs = models.ManyToManyField(GenerationRun, through="StudyRun", related_name="studies")
+    pairing = models.CharField(max_length=16, choices=Pairing.choices, default=Pairing.FIRST)
+    overlap = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Annotators per item; agreement needs at least 2",
+    )
+    sample_size = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Prompts drawn (seeded) from those every run answered; empty: all",
+    )
+    seed = models.IntegerField(default=0, help_text="Draws the sample, the item order and the left/right sides")
+    is_open = models.BooleanField(default=True, help_text="Annotators may still label")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "studies"
+
+    def __str__(self):
+        return f"Study #{self.pk} {self.name}"
+
+    @property
+    def is_pairwise(self):
+        return self.kind == self.Kind.PAIRWISE
+
+
+class StudyRun(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="study_runs")
+    run = models.ForeignKey(GenerationRun, on_delete=models.PROTECT, related_name="study_runs")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "run"], name="study_run_unique")]
+        ordering = ["study", "position"]
+
+
+class StudyItem(models.Model):
+    """What one annotator sees at once: a prompt with two responses (pairwise) or one (rating).
+
+    The left/right order is drawn from the study's seed and recorded here: `left` is shown as A,
+    `right` as B. Nothing on the annotator's page says which run either came from.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField(help_text="1-based; the order annotators meet the items")
+    prompt_key = models.CharField(max_length=200)
+    left = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="+")
+    right = models.ForeignKey(Generation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "position"], name="study_item_position_unique")]
+        ordering = ["study", "position"]
+
+    def __str__(self):
+        return f"item {self.position} of study {self.study_id}"
+
+
+class Claim(models.Model):
+    """An annotator holds an unlabelled item for a while, so no more than `overlap` people label it."""
+
+    item = models.ForeignKey(StudyItem, on_delete=models.CASCADE, related_name="claims")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    until = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="claim_unique")]
+
+
+class Judgment(models.Model):
+    """A pairwise label, from the annotator's view: A (left) better, B (right) better, or neither."""
+
+    class Label(models.TextChoices):
+        A = "A", "A is better"
+        B = "B", "B is better"
+        TIE = "tie", "Neither is significantly better"
+
+    item = models.ForeignKey(StudyItem, on_delete=models.CASCADE, related_name="judgments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    label = models.CharField(max_length=8, choices=Label.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="judgment_unique_per_annotator")]
+        ordering = ["item", "created_at"]
+
+    def __str__(self):
+        return f"{self.label} by {self.annotator_id} on {self.item}"
+
+
+class Rating(models.Model):
+    """LIMA's absolute scale on one response (LIMA.md, Evaluation: 12 / 38 / 50 % for LIMA)."""
+
+    class Label(models.TextChoices):
+        FAIL = "Fail"
+        PASS = "Pass"
+        EXCELLENT = "Excellent"
+
+    item = models.ForeignKey(StudyItem, on_delete=models.CASCADE, related_name="ratings")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ratings")
+    label = models.CharField(max_length=16, choices=Label.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="rating_unique_per_annotator")]
+        ordering = ["item", "created_at"]
+
+    def __str__(self):
+        return f"{self.label} by {self.annotator_id} on {self.item}"
