@@ -1,0 +1,793 @@
+"""Stack Exchange data dumps -> question / top-answer records, with LIMA's rules applied.
+
+``iter_records(path, **options)`` reads a site's ``Posts.xml``, a folder holding one (or several
+site folders / archives), or a site's ``.7z`` archive as published, and yields one ``Record`` per
+question: ``turns = [prompt, top answer]`` in Markdown, accepted or carrying a reject reason.
+
+Constant memory, whatever the size of the dump (stackoverflow: ~24M questions, ~100 GB):
+
+1. Pass 1 parses every row and keeps only compact arrays: (question id, answer id, score, owner)
+   of the answers that pass the cheap score rule, plus bitsets of question ids, answered
+   questions and accepted answers. From them it picks each question's top answer (highest
+   score, then the accepted one, then the oldest) and makes bitsets of the rows needed.
+   Questions whose top answer fails the score rule (or that have none) are yielded from the
+   bitsets, rejected, with no text: their rows are never read again, their HTML never cleaned.
+2. Pass 2 reads the file again for the needed rows only. A published dump holds one row per
+   line, so lines that are not needed are skipped unparsed (any other layout falls back to a
+   full parse). A needed question or answer waits in a temporary SQLite file until its other
+   half arrives (the dump's order does not matter), then the pair's HTML is cleaned and LIMA's
+   text rules run.
+
+A malformed file (truncated XML, a non-integer id or score) raises ``SourceFormatError`` naming
+the file and line, during pass 1, before any record is yielded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import queue
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import py7zr
+from lxml import etree
+
+from curation.filters import MAX_ANSWER_CHARS, MIN_ANSWER_CHARS, MIN_ANSWER_SCORE, check_answer
+from curation.sources.records import Record, SourceFormatError
+from curation.text import html_to_markdown
+
+QUESTION, ANSWER = "1", "2"
+# LIMA.md: "The prompt is the question's title for some examples and its body for others
+# (random)"; half and half unless told otherwise.
+TITLE_PROMPT_SHARE = 0.5
+NO_ANSWER = "no_answer"
+EMPTY_PROMPT = "empty_prompt"
+
+# Sites whose domain is not <name>.stackexchange.com.
+_OWN_DOMAINS = {
+    "stackoverflow": "stackoverflow.com",
+    "superuser": "superuser.com",
+    "serverfault": "serverfault.com",
+    "askubuntu": "askubuntu.com",
+    "mathoverflow": "mathoverflow.net",
+    "stackapps": "stackapps.com",
+}
+# Stack Exchange's licence history, for dumps without ContentLicense (before 2018).
+_LICENCE_SINCE = (("2018-05-02", "CC BY-SA 4.0"), ("2011-04-08", "CC BY-SA 3.0"), ("", "CC BY-SA 2.5"))
+_MAX_ID = 2**31 - 1  # every Stack Exchange id fits; a bigger one is a broken file
+
+
+# --- Where the Posts.xml files are -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class PostsSource:
+    """One site's Posts.xml: a file on disk, or a member of a .7z archive."""
+
+    site: str
+    path: Path  # the XML file, or the archive
+    member: str | None = None  # the member inside the archive
+    users_member: str | None = None  # Users.xml beside it (same archive), if any
+    users_path: Path | None = None  # Users.xml beside it on disk / in a sibling archive
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:{self.member}" if self.member else str(self.path)
+
+    def open(self):
+        return _open_xml(self.path, self.member)
+
+    @property
+    def has_users(self) -> bool:
+        return self.users_path is not None or self.users_member is not None
+
+    @property
+    def users_label(self) -> str:
+        archive_or_file = self.users_path or self.path
+        return f"{archive_or_file}:{self.users_member}" if self.users_member else str(archive_or_file)
+
+    def open_users(self):
+        return _open_xml(self.users_path or self.path, self.users_member)
+
+
+def site_from_name(name: str) -> str:
+    """The site domain a dump's file or folder name stands for.
+
+    "coffee.stackexchange.com.7z" -> "coffee.stackexchange.com"; "stackoverflow.com-Posts.7z" ->
+    "stackoverflow.com"; "coffee_2015" -> "coffee.stackexchange.com"; "french_meta_2021" ->
+    "french.meta.stackexchange.com". A name that says nothing about a site is returned as is."""
+    from curation.sampling import load_site_groups
+
+    name = name.lower().removesuffix(".7z")
+    name = re.sub(r"-(posts|users)$", "", name)
+    if "." in name:
+        return name
+    match = re.fullmatch(r"([a-z0-9]+)(?:[_-](meta))?(?:[_-]\d{4}(?:[_-]?\d{2}){0,2})?", name)
+    if not match:
+        return name
+    base, meta = match.groups()
+    dated = match.group(0) != base
+    if not (dated or meta or base in _OWN_DOMAINS or base in load_site_groups()):
+        return name
+    if base in _OWN_DOMAINS:
+        return f"meta.{_OWN_DOMAINS[base]}" if meta else _OWN_DOMAINS[base]
+    return f"{base}.meta.stackexchange.com" if meta else f"{base}.stackexchange.com"
+
+
+def _archive_members(archive: Path) -> list[str]:
+    try:
+        with py7zr.SevenZipFile(archive, "r") as handle:
+            return handle.getnames()
+    except (py7zr.exceptions.Bad7zFile, py7zr.exceptions.ArchiveError, EOFError, OSError) as exc:
+        raise SourceFormatError(archive, "", f"not a readable .7z archive: {exc}") from exc
+
+
+def _member_named(members: list[str], filename: str) -> str | None:
+    for member in members:
+        if member.replace("\\", "/").rsplit("/", 1)[-1].lower() == filename.lower():
+            return member
+    return None
+
+
+def _archive_source(archive: Path, site: str | None) -> PostsSource:
+    members = _archive_members(archive)
+    posts = _member_named(members, "Posts.xml")
+    if posts is None:
+        raise SourceFormatError(archive, "", "no Posts.xml in this archive")
+    users_member = _member_named(members, "Users.xml")
+    users_path = None
+    if users_member is None and archive.name.lower().endswith("-posts.7z"):
+        sibling = archive.with_name(archive.name[: -len("-posts.7z")] + "-Users.7z")
+        if sibling.exists():
+            users_path = sibling
+            users_member = _member_named(_archive_members(sibling), "Users.xml")
+    return PostsSource(
+        site=site or site_from_name(archive.name),
+        path=archive,
+        member=posts,
+        users_member=users_member,
+        users_path=users_path,
+    )
+
+
+def _xml_source(posts: Path, site: str | None) -> PostsSource:
+    users = posts.with_name("Users.xml")
+    return PostsSource(
+        site=site or site_from_name(posts.resolve().parent.name),
+        path=posts,
+        users_path=users if users.exists() else None,
+    )
+
+
+def find_posts_sources(path: str | Path, site: str | None = None) -> list[PostsSource]:
+    """The Posts.xml files under ``path``: a Posts.xml, a .7z archive, a site folder, or a folder
+    of site folders / archives (sorted by name). ``site`` names the site of a single source."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceFormatError(path, "", "no such file or folder")
+    if path.is_file():
+        if path.suffix.lower() == ".7z":
+            return [_archive_source(path, site)]
+        return [_xml_source(path, site)]
+    posts = next((p for p in path.iterdir() if p.name.lower() == "posts.xml"), None)
+    if posts is not None:
+        return [_xml_source(posts, site)]
+    sources = []
+    for child in sorted(path.iterdir()):
+        if child.is_dir() and any(p.name.lower() == "posts.xml" for p in child.iterdir()):
+            sources.extend(find_posts_sources(child))
+        elif child.suffix.lower() == ".7z" and not child.name.lower().endswith("-users.7z"):
+            sources.append(_archive_source(child, None))
+    if not sources:
+        raise SourceFormatError(path, "", "no Posts.xml or .7z archive found")
+    if site is not None:
+        if len(sources) > 1:
+            raise ValueError(f"site={site!r} given, but {path} holds {len(sources)} sites")
+        sources = [replace(sources[0], site=site)]
+    return sources
+
+
+# --- Reading rows ----------------------------------------------------------------------------
+
+class _Cancelled(Exception):
+    pass
+
+
+class _SevenZipMemberStream(io.RawIOBase):
+    """A file-like stream of one archive member, decompressed by py7zr in a thread and handed
+    over in chunks through a small queue: the member is never held whole in memory or on disk."""
+
+    def __init__(self, archive: Path, member: str):
+        self._archive, self._member = archive, member
+        self._chunks: queue.Queue = queue.Queue(maxsize=8)
+        self._cancel = threading.Event()
+        self._current = memoryview(b"")
+        self._eof = False
+        self._thread = threading.Thread(target=self._extract, daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> None:
+        while not self._cancel.is_set():
+            try:
+                self._chunks.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Cancelled
+
+    def _extract(self) -> None:
+        stream = self
+
+        class Writer(py7zr.Py7zIO):
+            def write(self, data):
+                stream._put(bytes(data))
+                return len(data)
+
+            def read(self, size=None):
+                return b""
+
+            def seek(self, offset, whence=0):
+                return 0
+
+            def flush(self):
+                return None
+
+            def size(self):
+                return 0
+
+        class Factory(py7zr.WriterFactory):
+            def create(self, filename):
+                return Writer()
+
+        try:
+            with py7zr.SevenZipFile(self._archive, "r") as archive:
+                archive.extract(targets=[self._member], factory=Factory())
+            self._put(None)
+        except _Cancelled:
+            pass
+        except Exception as exc:  # handed to the reading side, which raises it there
+            try:
+                self._put(exc)
+            except _Cancelled:
+                pass
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not len(self._current):
+            if self._eof:
+                return 0
+            item = self._chunks.get()
+            if item is None:
+                self._eof = True
+                return 0
+            if isinstance(item, Exception):
+                self._eof = True
+                raise SourceFormatError(
+                    f"{self._archive}:{self._member}", "", f"cannot decompress: {item}"
+                ) from item
+            self._current = memoryview(item)
+        count = min(len(buffer), len(self._current))
+        buffer[:count] = self._current[:count]
+        self._current = self._current[count:]
+        return count
+
+    def close(self) -> None:
+        self._cancel.set()
+        self._thread.join(timeout=5)
+        super().close()
+
+
+def _open_xml(path: Path, member: str | None):
+    if member is None:
+        return open(path, "rb")
+    return io.BufferedReader(_SevenZipMemberStream(path, member), buffer_size=1 << 20)
+
+
+def _rows(label: str, opener, root_tag: str = "posts") -> Iterator:
+    """Each <row> element of a dump file, cleared once the caller moves on."""
+    handle = opener()
+    try:
+        parser = etree.iterparse(handle, events=("end",), tag="row", huge_tree=True)
+        checked_root = False
+        for _, element in parser:
+            if not checked_root:
+                checked_root = True
+                root = element.getparent()
+                if root is None or root.tag != root_tag:
+                    found = "nothing" if root is None else f"<{root.tag}>"
+                    raise SourceFormatError(
+                        label, f"line {element.sourceline}",
+                        f"expected rows under <{root_tag}>, found them under {found}",
+                    )
+            yield element
+            element.clear(keep_tail=True)
+            while element.getprevious() is not None:
+                del element.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno else getattr(exc, "position", (0,))[0]
+        raise SourceFormatError(label, f"line {line}", f"malformed XML: {exc.msg}") from exc
+    finally:
+        handle.close()
+
+
+def _int(element, name: str, label: str, default: int | None = None) -> int | None:
+    value = element.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SourceFormatError(
+            label, f"line {element.sourceline}", f"{name}={value!r} is not an integer"
+        ) from None
+
+
+def _post_id(element, name: str, label: str) -> int | None:
+    value = _int(element, name, label)
+    if value is not None and not 0 < value <= _MAX_ID:
+        raise SourceFormatError(label, f"line {element.sourceline}", f"{name}={value} is out of range")
+    return value
+
+
+class _IdBits:
+    """A set of non-negative ids as a growable bitset: 1 bit per id up to the largest one."""
+
+    def __init__(self, data: bytes | bytearray = b""):
+        self.data = bytearray(data)
+        self.count = 0  # kept by callers that need it
+
+    @classmethod
+    def from_ids(cls, ids: np.ndarray) -> "_IdBits":
+        if not len(ids):
+            return cls()
+        bits = np.zeros(int(ids.max()) // 8 + 1, dtype=np.uint8)
+        np.bitwise_or.at(bits, ids >> 3, (1 << (ids & 7)).astype(np.uint8))
+        return cls(bits.tobytes())
+
+    def add(self, value: int) -> None:
+        index = value >> 3
+        if index >= len(self.data):
+            self.data.extend(bytes(max(index + 1 - len(self.data), len(self.data))))
+        self.data[index] |= 1 << (value & 7)
+
+    def __contains__(self, value: int) -> bool:
+        index = value >> 3
+        return 0 <= index < len(self.data) and bool(self.data[index] >> (value & 7) & 1)
+
+    def __iter__(self) -> Iterator[int]:
+        """The ids in increasing order, unpacked a slice at a time (stackoverflow: ~80M bits)."""
+        data = np.frombuffer(bytes(self.data), dtype=np.uint8)
+        step = 1 << 20
+        for offset in range(0, len(data), step):
+            bits = np.unpackbits(data[offset : offset + step], bitorder="little")
+            yield from (np.flatnonzero(bits) + offset * 8).tolist()
+
+    def flags(self, ids: np.ndarray) -> np.ndarray:
+        data = np.frombuffer(bytes(self.data), dtype=np.uint8)
+        index = ids >> 3
+        inside = index < len(data)
+        result = np.zeros(len(ids), dtype=bool)
+        result[inside] = (data[index[inside]] >> (ids[inside] & 7)) & 1 == 1
+        return result
+
+
+# --- Pass 1: which answer is each question's top answer --------------------------------------
+
+@dataclass
+class _Join:
+    questions: _IdBits
+    needed_questions: _IdBits
+    needed_rows: _IdBits  # the needed questions and their top answers
+    answered: _IdBits
+    owners: np.ndarray  # owner ids of the needed answers (for the Users.xml look-up)
+    pairs: int  # how many question / top-answer pairs pass 2 must find
+
+
+def _plan_join(source: PostsSource, min_score: int, stats: Counter) -> _Join:
+    label = source.label
+    parents, answers, scores, owners = array("q"), array("q"), array("q"), array("q")
+    questions, answered, accepted = _IdBits(), _IdBits(), _IdBits()
+    for row in _rows(label, source.open):
+        stats["rows"] += 1
+        kind = row.get("PostTypeId")
+        if kind == ANSWER:
+            stats["answers"] += 1
+            try:  # the common case, inline: this loop runs for every row of the dump
+                parent, answer = int(row.get("ParentId")), int(row.get("Id"))
+                score = int(row.get("Score") or 0)
+                if not (0 < parent <= _MAX_ID and 0 < answer <= _MAX_ID):
+                    raise ValueError
+            except (TypeError, ValueError):  # missing or bad: the slow path says which
+                parent = _post_id(row, "ParentId", label)
+                answer = _post_id(row, "Id", label)
+                score = _int(row, "Score", label, 0)
+            if parent is None or answer is None:
+                continue
+            answered.add(parent)
+            if score >= min_score:  # the cheap rule, before anything is kept
+                parents.append(parent)
+                answers.append(answer)
+                scores.append(score)
+                owners.append(_int(row, "OwnerUserId", label, -1))
+        elif kind == QUESTION:
+            stats["questions"] += 1
+            question = _post_id(row, "Id", label)
+            if question is None:
+                stats["rows_without_id"] += 1
+                continue
+            questions.add(question)
+            accepted_id = _post_id(row, "AcceptedAnswerId", label)
+            if accepted_id is not None:
+                accepted.add(accepted_id)
+        else:
+            stats["other_posts"] += 1  # tag wikis (4, 5) and the rarer types are not questions
+    parent_ids = np.frombuffer(parents, dtype=np.int64)
+    answer_ids = np.frombuffer(answers, dtype=np.int64)
+    score_values = np.frombuffer(scores, dtype=np.int64)
+    is_accepted = accepted.flags(answer_ids)
+    # Per question: highest score, then the accepted answer, then the oldest (lowest id).
+    order = np.lexsort((answer_ids, ~is_accepted, -score_values, parent_ids))
+    sorted_parents = parent_ids[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sorted_parents[1:] != sorted_parents[:-1]
+    best = order[first]
+    return _Join(
+        questions=questions,
+        needed_questions=_IdBits.from_ids(parent_ids[best]),
+        needed_rows=_IdBits.from_ids(np.concatenate([parent_ids[best], answer_ids[best]])),
+        answered=answered,
+        owners=np.frombuffer(owners, dtype=np.int64)[best],
+        pairs=len(best),
+    )
+
+
+def _display_names(source: PostsSource, owner_ids: np.ndarray) -> dict[int, str]:
+    """Display names of the needed answers' owners, from Users.xml when the dump has one."""
+    wanted_ids = owner_ids[owner_ids > 0]
+    if not len(wanted_ids) or not source.has_users:
+        return {}
+    wanted = _IdBits.from_ids(wanted_ids)
+    names: dict[int, str] = {}
+    for row in _rows(source.users_label, source.open_users, root_tag="users"):
+        user_id = _int(row, "Id", source.users_label)
+        if user_id is not None and user_id > 0 and user_id in wanted:
+            names[user_id] = row.get("DisplayName") or ""
+    return names
+
+
+# --- Pass 2: the records ---------------------------------------------------------------------
+
+class _Staging:
+    """The halves of needed pairs waiting for each other: in memory up to a budget, then in a
+    temporary SQLite file (stackoverflow's answers can arrive years, and GBs, after their
+    question)."""
+
+    def __init__(self, workdir: str | None, budget_bytes: int):
+        self.workdir, self.budget = workdir, budget_bytes
+        self.memory: dict[str, dict[int, dict]] = {"questions": {}, "answers": {}}
+        self.size = 0
+        self.folder: str | None = None
+        self.db: sqlite3.Connection | None = None
+
+    @staticmethod
+    def _size(row: dict) -> int:
+        return sum(len(value) for value in row.values() if isinstance(value, str))
+
+    def put(self, table: str, key: int, row: dict) -> None:
+        self.memory[table][key] = row
+        self.size += self._size(row)
+        if self.size > self.budget:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self.db is None:
+            self.folder = tempfile.mkdtemp(prefix="stackexchange-join-", dir=self.workdir)
+            self.db = sqlite3.connect(os.path.join(self.folder, "join.sqlite"), isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=OFF")
+            self.db.execute("PRAGMA synchronous=OFF")
+            for table in self.memory:
+                self.db.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, row TEXT)")
+        for table, rows in self.memory.items():
+            self.db.executemany(
+                f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
+                ((key, json.dumps(row)) for key, row in rows.items()),
+            )
+            rows.clear()
+        self.size = 0
+
+    def take(self, table: str, key: int) -> dict | None:
+        row = self.memory[table].pop(key, None)
+        if row is not None:
+            self.size -= self._size(row)
+            return row
+        if self.db is None:
+            return None
+        found = self.db.execute(f"SELECT row FROM {table} WHERE id = ?", (key,)).fetchone()
+        if found is None:
+            return None
+        self.db.execute(f"DELETE FROM {table} WHERE id = ?", (key,))
+        return json.loads(found[0])
+
+    def clear(self) -> None:
+        for rows in self.memory.values():
+            rows.clear()
+        self.size = 0
+        if self.db is not None:
+            for table in self.memory:
+                self.db.execute(f"DELETE FROM {table}")
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _prompt_kind(seed, site: str, question_id: int, title_share: float) -> str:
+    """Title or body, decided by a hash of (seed, site, question): the same whatever the order
+    of the file or the other questions in it."""
+    digest = hashlib.blake2b(f"{seed}|{site}|{question_id}".encode(), digest_size=8).digest()
+    return "title" if int.from_bytes(digest, "big") / 2**64 < title_share else "body"
+
+
+def parse_tags(value: str | None) -> list[str]:
+    """Tags in either dump form: "<a><b>" (after XML decoding) or "|a|b|"."""
+    if not value:
+        return []
+    if "<" in value:
+        return re.findall(r"<([^<>]+)>", value)
+    return [tag for tag in value.split("|") if tag]
+
+
+def licence_for(row: dict) -> tuple[str, bool]:
+    """(licence, inferred): ContentLicense, or the licence Stack Exchange used on that date."""
+    if row.get("ContentLicense"):
+        return row["ContentLicense"], False
+    created = row.get("CreationDate") or ""
+    for since, licence in _LICENCE_SINCE:
+        if created >= since:
+            return licence, True
+    return _LICENCE_SINCE[-1][1], True
+
+
+def _url(site: str, kind: str, number) -> str | None:
+    return f"https://{site}/{kind}/{number}" if "." in site else None
+
+
+def _author(row: dict, names: dict[int, str], site: str) -> dict:
+    user_id = row.get("OwnerUserId")
+    user_id = int(user_id) if user_id not in (None, "") else None
+    # Deleted owners keep only OwnerDisplayName ("user39"); live ones come from Users.xml.
+    name = row.get("OwnerDisplayName") or (names.get(user_id) if user_id else None)
+    if name is None and user_id is not None:
+        name = f"user{user_id}"
+    return {
+        "author": name or "",
+        "author_user_id": user_id,
+        "author_url": _url(site, "users", user_id) if user_id and user_id > 0 else None,
+    }
+
+
+def _question_metadata(row, site: str, question_id: int) -> dict:
+    return {
+        "site": site,
+        "question_id": question_id,
+        "url": _url(site, "questions", question_id),
+        "title": row.get("Title") or "",
+        "question_score": int(row.get("Score") or 0),
+        "tags": parse_tags(row.get("Tags")),
+    }
+
+
+def _pair_record(question: dict, answer: dict, source: PostsSource, names, options) -> Record:
+    site = source.site
+    question_id, answer_id = int(question["Id"]), int(answer["Id"])
+    score = int(answer.get("Score") or 0)
+    title = (question.get("Title") or "").strip()
+    kind = _prompt_kind(options["seed"], site, question_id, options["title_share"])
+    prompt = ""
+    if kind == "body" or not title:
+        prompt = html_to_markdown(question.get("Body") or "")
+        kind = "body"
+    if not prompt:
+        prompt, kind = title, "title"
+    answer_text = html_to_markdown(answer.get("Body") or "")
+    reason = EMPTY_PROMPT if not prompt else check_answer(
+        answer_text,
+        score,
+        min_score=options["min_score"],
+        min_chars=options["min_chars"],
+        max_chars=options["max_chars"],
+    )
+    licence, inferred = licence_for(answer)
+    metadata = _question_metadata(question, site, question_id)
+    metadata.update(
+        answer_id=answer_id,
+        answer_url=_url(site, "a", answer_id),
+        score=score,
+        accepted=question.get("AcceptedAnswerId") == answer["Id"],
+        licence=licence,
+        licence_inferred=inferred,
+        prompt_kind=kind,
+        question_created=question.get("CreationDate"),
+        answer_created=answer.get("CreationDate"),
+        **_author(answer, names, site),
+    )
+    return Record(
+        external_id=f"{site}/questions/{question_id}",
+        turns=[prompt, answer_text],
+        domain=site,
+        metadata=metadata,
+        reject_reason=reason,
+        location=f"{source.label} line {question['_line']} (answer line {answer['_line']})",
+    )
+
+
+def _cheap_rejections(source: PostsSource, join: _Join, score_reason: str) -> Iterator[Record]:
+    """Questions whose top answer fails the score rule, or that have none, straight from pass 1's
+    bitsets: their rows are never read again, so they carry ids and a link, not text."""
+    site = source.site
+    for question_id in join.questions:
+        if question_id in join.needed_questions:
+            continue
+        yield Record(
+            external_id=f"{site}/questions/{question_id}",
+            turns=[],
+            domain=site,
+            metadata={"site": site, "question_id": question_id,
+                      "url": _url(site, "questions", question_id)},
+            reject_reason=score_reason if question_id in join.answered else NO_ANSWER,
+            location=f"{source.label} question {question_id}",
+        )
+
+
+class _NotOneRowPerLine(Exception):
+    pass
+
+
+def _needed_rows_by_line(source: PostsSource, join: _Join) -> Iterator[dict]:
+    """The needed rows, found without parsing the others: a published dump holds one <row> per
+    line, so a line's id is read from its bytes and only needed lines go through the XML parser
+    (which checks them). A needed line that is not one whole row raises _NotOneRowPerLine; a
+    layout that hides rows (two on a line) leaves pairs unfound: either way the caller falls
+    back to a full parse."""
+    needed = join.needed_rows.data
+    size = len(needed)
+    with source.open() as handle:
+        for number, line in enumerate(handle, 1):
+            at = line.find(b' Id="')
+            if at < 0:
+                continue
+            end = line.find(b'"', at + 5)
+            try:
+                post_id = int(line[at + 5 : end])
+            except ValueError:
+                raise _NotOneRowPerLine from None
+            # _IdBits.__contains__, inline: this loop runs for every line of the dump.
+            index = post_id >> 3
+            if index >= size or not (needed[index] >> (post_id & 7)) & 1:
+                continue
+            try:
+                row = etree.fromstring(line.strip())
+            except etree.XMLSyntaxError:
+                raise _NotOneRowPerLine from None
+            if row.tag != "row" or row.get("Id") != str(post_id):
+                raise _NotOneRowPerLine
+            kept = dict(row.attrib)
+            kept["_line"] = number
+            yield kept
+
+
+def _needed_rows_by_parsing(source: PostsSource, join: _Join) -> Iterator[dict]:
+    label = source.label
+    for row in _rows(label, source.open):
+        post_id = _post_id(row, "Id", label)
+        if post_id is not None and post_id in join.needed_rows:
+            kept = dict(row.attrib)
+            kept["_line"] = row.sourceline
+            yield kept
+
+
+def _pairs(rows: Iterator[dict], source, join, names, options, staging, done: _IdBits):
+    """Join needed questions and answers, whichever comes first, and make their records.
+    ``done`` holds the questions already yielded, so a second run over the file skips them."""
+    for row in rows:
+        kind = row.get("PostTypeId")
+        if kind == QUESTION:
+            question_id = int(row["Id"])
+            if question_id in done:
+                continue
+            answer = staging.take("answers", question_id)
+            if answer is None:
+                staging.put("questions", question_id, row)
+                continue
+            question = row
+        elif kind == ANSWER:
+            question_id = int(row["ParentId"])
+            if question_id in done:
+                continue
+            question = staging.take("questions", question_id)
+            if question is None:
+                staging.put("answers", question_id, row)
+                continue
+            answer = row
+        else:
+            continue
+        done.add(question_id)
+        done.count += 1
+        yield _pair_record(question, answer, source, names, options)
+
+
+def _site_records(source: PostsSource, options: dict, stats: Counter) -> Iterator[Record]:
+    join = _plan_join(source, options["min_score"], stats)
+    names = _display_names(source, join.owners)
+    yield from _cheap_rejections(source, join, f"answer_score_below_{options['min_score']}")
+    staging = _Staging(options["workdir"], int(options["join_memory_mb"] * 1_000_000))
+    done = _IdBits()
+    try:
+        try:
+            yield from _pairs(_needed_rows_by_line(source, join), source, join, names, options,
+                              staging, done)
+        except _NotOneRowPerLine:
+            pass
+        if done.count < join.pairs:
+            staging.clear()  # start again, parsing everything; `done` skips what was yielded
+            rows = _needed_rows_by_parsing(source, join)
+            yield from _pairs(rows, source, join, names, options, staging, done)
+    finally:
+        staging.close()
+
+
+def iter_records(
+    path: str | Path,
+    *,
+    site: str | None = None,
+    seed: int = 0,
+    title_prompt_share: float = TITLE_PROMPT_SHARE,
+    min_score: int = MIN_ANSWER_SCORE,
+    min_chars: int = MIN_ANSWER_CHARS,
+    max_chars: int = MAX_ANSWER_CHARS,
+    workdir: str | None = None,
+    join_memory_mb: float = 64,
+    stats: Counter | None = None,
+) -> Iterator[Record]:
+    """One record per question of every site under ``path``, accepted or with a reason.
+
+    - ``site``: the site's domain when the file or folder name does not say it.
+    - ``seed`` / ``title_prompt_share``: which questions are prompted by their title (the rest by
+      their body); deterministic per question.
+    - ``min_score`` / ``min_chars`` / ``max_chars``: LIMA's rules (10; 1,200-4,096 characters).
+    - ``join_memory_mb``: how much of the rows waiting for their other half stay in memory;
+      beyond it they go to a temporary SQLite file in ``workdir`` (default: the system's).
+    - ``stats``: a Counter filled with rows / questions / answers / other_posts read.
+
+    Reasons: ``no_answer``, ``answer_score_below_10``, ``empty_prompt`` and those of
+    ``curation.filters.check_answer`` (``answer_too_short``, ``answer_too_long``,
+    ``first_person``, ``refers_to_other_answers``, ``empty_answer``). Records rejected for the
+    score or for having no answer carry no text (``turns == []``), only ids and a link."""
+    if not 0.0 <= title_prompt_share <= 1.0:
+        raise ValueError("title_prompt_share must be between 0 and 1")
+    options = dict(
+        seed=seed,
+        title_share=title_prompt_share,
+        min_score=min_score,
+        min_chars=min_chars,
+        max_chars=max_chars,
+        workdir=workdir,
+        join_memory_mb=join_memory_mb,
+    )
+    stats = Counter() if stats is None else stats
+    for source in find_posts_sources(path, site):
+        yield from _site_records(source, options, stats)
