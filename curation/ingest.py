@@ -112,7 +112,7 @@ PLANS = {
         "curation.sources.natural_instructions", 50, tau=None, within="random", licence="Apache-2.0",
         url="https://github.com/allenai/natural-instructions", default_name="Super-NaturalInstructions",
     ),
-    Source.Kind.JSONL: KindPlan("curation.sources.jsonl", None),
+    Source.Kind.JSONL: KindPlan("curation.sources.jsonl", None, within="random"),
 }
 KINDS = tuple(PLANS)
 
@@ -248,6 +248,32 @@ def summary(run):
         "rejected": dict(sorted(run.rejected_by_reason.items())),
         "error": run.error,
     }
+
+
+def rescue_record(rejected_record, user):
+    """Make a rejected record a candidate example (its reason kept in the metadata) and return it.
+
+    Rescuing twice returns the same example; a record whose example already exists (an earlier import
+    accepted it) is linked to it. Raises ValidationError when the record is no conversation (no turns)."""
+    with transaction.atomic():
+        record = (
+            RejectedRecord.objects.select_for_update().select_related("import_run__source", "rescued_as")
+            .get(pk=rejected_record.pk)
+        )
+        if record.rescued_as is not None:
+            return record.rescued_as
+        run = record.import_run
+        example = Example.objects.filter(source=run.source, external_id=record.external_id).first()
+        if example is None:
+            example = create_example(
+                turns=record.turns, source=run.source, external_id=record.external_id, domain=record.domain,
+                split=record.split,
+                metadata={**record.metadata, "rescued_from": {"import_run": run.pk, "reason": record.reason}},
+                author=user, import_run=run, note=f"rescued ({record.reason})",
+            )
+        record.rescued_as = example
+        record.save(update_fields=["rescued_as"])
+        return example
 
 
 # --- Running an import ----------------------------------------------------------------------------
@@ -465,7 +491,7 @@ class _RejectedWriter:
     def add(self, record):
         reason = record.reject_reason[:100]
         self.tracker.count_rejected(reason)
-        if self.sample != "all" and _count_only(reason) and self.stored[reason] >= self.sample:
+        if self.sample != "all" and is_count_only(reason) and self.stored[reason] >= self.sample:
             return
         self.stored[reason] += 1
         self.pending.append(RejectedRecord(
@@ -487,7 +513,7 @@ class _RejectedWriter:
             self.pending = []
 
 
-def _count_only(reason):
+def is_count_only(reason):
     return reason in COUNT_ONLY_REASONS or reason.startswith(COUNT_ONLY_PREFIXES)
 
 
