@@ -1,0 +1,80 @@
+"""The runner in this process (no worker): it writes the version's data, runs the engine subprocess and records
+its progress, checkpoints and end in the run's row."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from training.models import TrainingRun
+from training.runner import engine_command, execute_training_run
+from training.services import start_training_run
+
+from .runs_helpers import FAST_RECIPE, frozen_version
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.mark.django_db
+def test_a_run_trains_on_the_pinned_train_split_and_records_checkpoints_and_loss(chats, tiny_model_dir, media, alice):
+    # given a version whose dev split must not be trained on
+    version = frozen_version(chats[:16], held_out=[["A held-out prompt?", "A held-out answer."]])
+    run = start_training_run(version, str(tiny_model_dir), FAST_RECIPE, user=alice, enqueue=False)
+    # when the runner runs it here
+    run = execute_training_run(run.pk, worker_name="local")
+    # then
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.log_tail
+    assert Path(run.output_dir) == media.resolve() / "training" / str(run.pk)
+    rows = [json.loads(line) for line in Path(run.data_file).read_text().splitlines()]
+    assert [row["conversations"] for row in rows] == chats[:16]
+    assert run.train_examples == 16
+    assert run.step == run.total_steps == 4 and run.progress == 1.0
+    assert run.metrics["step"] == [1, 2, 3, 4] and len(run.metrics["lr"]) == 4
+    assert run.metrics["lr"][0] == pytest.approx(3e-3)
+    losses = run.epoch_losses
+    assert len(losses) == 2 and losses[1] < losses[0]
+    assert [(c.epoch, c.step) for c in run.checkpoints.all()] == [(1, 2), (2, 4)]
+    assert all((Path(c.path) / "model.safetensors").is_file() for c in run.checkpoints.all())
+    assert run.checkpoints.get(epoch=2).metrics["mean_loss"] == losses[1]
+    assert run.recipe["batch_size"] == 8 and run.recipe["residual_dropout"] == 0.2  # resolved by the engine
+    assert run.device == "cpu" and run.world_size == 1 and run.worker_name == "local"
+    assert run.pid is None and run.pgid is None and run.finished_at and run.heartbeat_at
+    assert run.attempt == 1
+
+
+@pytest.mark.django_db
+def test_an_engine_failure_ends_the_run_failed_with_the_engines_message(chats, tiny_model_dir, media, tmp_path):
+    # given a model folder whose weights are broken
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    run = start_training_run(frozen_version(chats[:4]), str(broken), {"epochs": 1}, enqueue=False)
+    # when it runs
+    run = execute_training_run(run.pk)
+    # then the run failed with the engine's own message, and nothing of the engine is left
+    assert run.status == TrainingRun.Status.FAILED
+    error_line = json.loads(Path(run.output_dir, "events.jsonl").read_text().splitlines()[-1])
+    assert error_line["event"] == "error" and error_line["message"] in run.error
+    assert "exit code 1" in run.error and run.error in run.log_tail
+    assert run.pgid is None and run.finished_at is not None
+    assert not run.checkpoints.exists()
+
+
+@pytest.mark.django_db
+def test_a_run_that_is_not_queued_is_left_alone(chats, tiny_model_dir, media):
+    run = start_training_run(frozen_version(chats[:4]), str(tiny_model_dir), enqueue=False)
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.CANCELLED)
+    assert execute_training_run(run.pk) is None
+    assert TrainingRun.objects.get(pk=run.pk).attempt == 0
+
+
+def test_several_gpus_go_through_torchrun_with_a_process_per_gpu(tmp_path):
+    single = engine_command(tmp_path / "run.json", 1)
+    assert single[1:] == ["-m", "training.engine", "--config", str(tmp_path / "run.json")]
+    several = engine_command(tmp_path / "run.json", 4)
+    assert several[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"]
+    assert several[5:] == single[1:]
