@@ -97,3 +97,14 @@ def test_the_tiny_model_loads_through_from_pretrained_with_the_chat_tokens(tiny_
     assert logits.shape == (1, len(ids), len(tokenizer))
     for token in chat.SPECIAL_TOKENS:
         assert len(tokenizer(token, add_special_tokens=False)["input_ids"]) == 1
+
+
+def test_apply_chat_template_renders_the_same_text(tokenizer):
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Bye"}]
+    assert tokenizer.apply_chat_template(messages, tokenize=False) == chat.render(["Hi", "Hello!", "Bye"])
+    assert tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == chat.render(["Hi", "Hello!", "Bye"], add_generation_prompt=True)
+    bare = _bare_tokenizer()
+    chat.add_chat_tokens(bare)
+    assert bare.apply_chat_template(messages[:1], tokenize=False) == chat.render(["Hi"])
+    with pytest.raises(Exception, match="only user and assistant"):
+        tokenizer.apply_chat_template([{"role": "system", "content": "Be brief."}], tokenize=False)

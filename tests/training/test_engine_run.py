@@ -141,6 +141,16 @@ def test_a_lora_run_trains_adapters_and_saves_a_merged_model(tiny_model_dir, tmp
     assert set(changed_rows.nonzero().flatten().tolist()) <= {tokenizer.convert_tokens_to_ids(t) for t in chat.SPECIAL_TOKENS}
 
 
+def test_the_gpu_settings_bf16_and_gradient_checkpointing_also_run_on_cpu(tiny_model_dir, tmp_path):
+    events = _run(tiny_model_dir, tmp_path / "gpu", {**RECIPE, "epochs": 2, "bf16": True, "gradient_checkpointing": True})
+    recipe = events.of("start")[0]["recipe"]
+    assert recipe["bf16"] is True and recipe["gradient_checkpointing"] is True
+    losses = [e["mean_loss"] for e in events.of("epoch_end")]
+    assert losses[1] < losses[0]
+    weights = _weights(tmp_path / "gpu" / "checkpoint-epoch-02")
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float32}  # master weights stay fp32
+
+
 def test_the_cli_reports_a_bad_config_as_one_error_line(tmp_path, capsys):
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"base_model": "m", "data": "d.jsonl", "output_dir": "o", "recipe": {"epochz": 3}}))

@@ -18,10 +18,19 @@ USER = "<|user|>"
 ASSISTANT = "<|assistant|>"
 PAD = "<|pad|>"
 SPECIAL_TOKENS = [PAD, USER, ASSISTANT, EOT]
+# The same format for tools that call tokenizer.apply_chat_template (text only: encode() is the
+# source of truth for ids, including a BOS the tokenizer may add).
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}" + USER + "{% elif message['role'] == 'assistant' %}" + ASSISTANT + ""
+    "{% else %}{{ raise_exception('the LIMA chat format has only user and assistant turns') }}{% endif %}"
+    "{{ message['content'] }}" + EOT + "{% endfor %}"
+    "{% if add_generation_prompt %}" + ASSISTANT + "{% endif %}"
+)
 
 
 def add_chat_tokens(tokenizer, model=None) -> None:
-    """Add any missing special tokens (each stays ONE id), set the pad token, resize the model's embeddings."""
+    """Add any missing special tokens (each stays ONE id), set the pad token and chat template, resize the model's embeddings."""
     present = set(tokenizer.get_vocab())
     missing = [token for token in SPECIAL_TOKENS if token not in present]
     if missing:
@@ -31,6 +40,7 @@ def add_chat_tokens(tokenizer, model=None) -> None:
         tokenizer.add_special_tokens({"additional_special_tokens": missing}, **keep)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = PAD
+    tokenizer.chat_template = CHAT_TEMPLATE  # replaces the base model's own (e.g. ChatML) template
     for token in SPECIAL_TOKENS:
         ids = tokenizer(token, add_special_tokens=False)["input_ids"]
         if len(ids) != 1:

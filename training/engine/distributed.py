@@ -53,18 +53,20 @@ def teardown(context: Context) -> None:
 
 
 def wrap(model: torch.nn.Module, context: Context, layers, lora: bool, bf16: bool) -> torch.nn.Module:
-    """The model as the loop drives it: itself on one process, FSDP or DDP under torchrun."""
+    """The model on its device as the loop drives it: itself on one process, FSDP or DDP under torchrun."""
     if not context.distributed:
-        return model
+        return model.to(context.device)
     if lora:
         from torch.nn.parallel import DistributedDataParallel
 
+        model.to(context.device)
         device_ids = [context.device.index] if context.device.type == "cuda" else None
         return DistributedDataParallel(model, device_ids=device_ids)
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
     # Parameters stay fp32 (LIMA's 1e-5 steps vanish in bf16 weights); compute runs in bf16.
     policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else MixedPrecisionPolicy()
+    # Sharding moves each layer to the GPU in turn, so the whole model never sits on one device.
     for layer in layers:
         fully_shard(layer, mp_policy=policy)
     fully_shard(model, mp_policy=policy)

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from training.engine.chat import EOT, PAD, SPECIAL_TOKENS
+from training.engine.chat import CHAT_TEMPLATE, EOT, PAD, SPECIAL_TOKENS
 
 DEFAULT_SIZES = {
     "vocab_size": 512,
@@ -56,6 +56,7 @@ def build_tiny_model(out_dir, corpus_texts, seed: int = 0, **sizes) -> Path:
         additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (PAD, EOT)],
         model_max_length=sizes["max_position_embeddings"],
     )
+    tokenizer.chat_template = CHAT_TEMPLATE
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),  # the trained vocabulary may be smaller than asked for

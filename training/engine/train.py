@@ -14,7 +14,16 @@ import torch.nn.functional as F
 
 from training.engine import chat, checkpoint, distributed, lora
 from training.engine.config import RunConfig
-from training.engine.data import IGNORE_INDEX, collate, encode_examples, epoch_batches, file_sha256, micro_batches, read_conversations, trained_tokens
+from training.engine.data import (
+    IGNORE_INDEX,
+    collate,
+    encode_examples,
+    epoch_batches,
+    file_sha256,
+    micro_batches,
+    read_conversations,
+    trained_tokens,
+)
 from training.engine.dropout import add_residual_dropout, decoder_layers
 from training.engine.optim import build_optimizer, build_scheduler
 from training.engine.progress import Throughput, emit_json_line, finite, memory_mb
@@ -65,17 +74,20 @@ def _train(config: RunConfig, context: distributed.Context, say) -> dict:
     dropout_by_layer = add_residual_dropout(model, recipe.residual_dropout)
     if recipe.gradient_checkpointing:
         # Non-reentrant checkpointing replays the saved RNG state, so recomputed dropout masks match.
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x names it so
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if recipe.lora:
         model = lora.apply_lora(model, recipe.lora_r, recipe.lora_alpha, recipe.lora_dropout, [tokenizer.convert_tokens_to_ids(t) for t in chat.SPECIAL_TOKENS])
-    model.to(context.device)
-    model = distributed.wrap(model, context, decoder_layers(model), recipe.lora, recipe.bf16)
+    model = distributed.wrap(model, context, decoder_layers(model), recipe.lora, recipe.bf16)  # and onto the device
     inner = distributed.unwrap(model)  # the module itself, without DDP's wrapper
     trainable = sum(p.numel() for p in inner.parameters() if p.requires_grad)
 
     # ---- data -----------------------------------------------------------------------------------
     examples = encode_examples(tokenizer, read_conversations(config.data), recipe.max_length)
     lengths = [len(example) for example in examples]
+    trained_counts = [trained_tokens([example]) for example in examples]
     data_sha256 = file_sha256(config.data)
     steps_per_epoch = math.ceil(len(examples) / recipe.batch_size)
     total_steps = steps_per_epoch * recipe.epochs
@@ -134,7 +146,7 @@ def _train(config: RunConfig, context: distributed.Context, say) -> dict:
         for batch in epoch_batches(lengths, recipe.batch_size, recipe.seed, epoch, recipe.length_grouping):
             # The loss is the mean over the whole batch's trained tokens, however it is split into
             # micro-batches and ranks, so accumulation gives the gradient of one big batch.
-            batch_tokens = trained_tokens([examples[i] for i in batch])
+            batch_tokens = sum(trained_counts[i] for i in batch)
             share = _rank_share(micro_batches(batch, recipe.micro_batch_size), context)
             loss_sum = torch.zeros((), device=context.device)
             seen_tokens = torch.zeros((), device=context.device)
