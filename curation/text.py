@@ -431,7 +431,7 @@ def _content_words(text: str) -> set[str]:
 
 
 def _acknowledges(response: str, prompt: str | None) -> bool:
-    prose = prose_text(response).strip()
+    prose = _URL.sub(" ", prose_text(response)).strip()
     first = _SENTENCE_END.split(prose, maxsplit=1)[0].strip().lower() if prose else ""
     if any(re.match(re.escape(opener) + r"\b", first) for opener in ACKNOWLEDGEMENT_OPENERS):
         return True
