@@ -1,0 +1,80 @@
+"""Who may open what in inference, and the one way views fetch a run, a study or an item.
+
+Admins start generation runs and studies; annotators label and view; an account with no role sees
+nothing. An annotator sees a study's results only once nothing is left for them to label (or the
+study is closed): nobody sees how others judged before judging.
+"""
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+
+from curation.roles import is_admin, role_of
+
+from . import studies
+from .models import GenerationRun, Study, StudyItem
+
+
+def requires(permission):
+    """Log in first; then the permission, else 403."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perm(permission):
+                raise PermissionDenied(f"You need the {permission} permission.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def requires_role(view):
+    """Log in first; then an annotator or admin role, else 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not role_of(request.user):
+            raise PermissionDenied("Your account has no role yet: ask an admin to make you an annotator.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def get_run_for_user(request, pk):
+    if not request.user.has_perm("inference.view_generationrun"):
+        raise PermissionDenied
+    return get_object_or_404(
+        GenerationRun.objects.select_related("checkpoint__run", "dataset_version", "created_by"), pk=pk
+    )
+
+
+def get_study_for_user(request, pk):
+    if not request.user.has_perm("inference.view_study"):
+        raise PermissionDenied
+    return get_object_or_404(Study.objects.select_related("created_by"), pk=pk)
+
+
+def get_item_for_annotator(request, study, position):
+    """An item the user labelled or holds; 404 for any other, so nobody browses another's items."""
+    item = get_object_or_404(StudyItem.objects.select_related("study", "left", "right"), study=study, position=position)
+    if not studies.may_open(item, request.user):
+        raise PermissionDenied("This item is not yours to label: take the next one from the study page.")
+    return item
+
+
+def can_label(user, study) -> bool:
+    model = studies.label_model(study)._meta.model_name
+    return user.has_perm(f"inference.add_{model}")
+
+
+def can_see_results(user, study) -> bool:
+    if is_admin(user):
+        return True
+    if not user.has_perm("inference.view_study"):
+        return False
+    return not studies.has_work(study, user)
