@@ -1,8 +1,70 @@
-// Small shared behaviour. Page-specific keyboard handling lives with its page.
-document.addEventListener("htmx:responseError", function (event) {
-  const box = document.createElement("div");
-  box.className = "flash flash-error";
-  box.setAttribute("role", "alert");
-  box.textContent = "The server answered " + event.detail.xhr.status + ". Nothing was lost: try again.";
-  document.querySelector("main")?.prepend(box);
-});
+// Shared behaviour of every page. Page-specific keyboard handling lives with its page (review.js, write.js…).
+(function () {
+  "use strict";
+
+  // True when a key press belongs to a field the user is typing in, not to a page shortcut.
+  function isTyping(event) {
+    const target = event.target;
+    return Boolean(target && target.closest && target.closest("input, textarea, select, [contenteditable='true']"));
+  }
+  window.lima = { isTyping: isTyping };
+
+  document.addEventListener("htmx:responseError", function (event) {
+    const box = document.createElement("div");
+    box.className = "flash flash-error";
+    box.setAttribute("role", "alert");
+    box.textContent = "The server answered " + event.detail.xhr.status + ". Nothing was lost: try again.";
+    document.querySelector("main")?.prepend(box);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    const box = document.createElement("div");
+    box.className = "flash flash-error";
+    box.setAttribute("role", "alert");
+    box.textContent = "The server cannot be reached. Your text is still here: try again in a moment.";
+    document.querySelector("main")?.prepend(box);
+  });
+
+  // <button data-toggle="#id"> shows or hides an element.
+  document.addEventListener("click", function (event) {
+    const toggle = event.target.closest("[data-toggle]");
+    if (toggle) {
+      const target = document.querySelector(toggle.dataset.toggle);
+      if (target) target.hidden = !target.hidden;
+    }
+    const confirming = event.target.closest("[data-confirm]");
+    if (confirming && !window.confirm(confirming.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+    const closer = event.target.closest("[data-close-dialog]");
+    if (closer) closer.closest("dialog")?.close();
+  }, true);
+
+  // <form data-autosubmit>: filters apply as soon as they change.
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-autosubmit]");
+    if (form) form.requestSubmit();
+  });
+
+  // The in-place edit form (review and history pages): Ctrl+Enter saves, Esc cancels; it opens focused.
+  document.addEventListener("keydown", function (event) {
+    const form = document.getElementById("edit-form");
+    if (!form) return;
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+      event.preventDefault();
+      form.requestSubmit();
+    } else if (event.key === "Escape" && !document.querySelector("dialog[open]")) {
+      event.preventDefault();
+      form.querySelector("[data-cancel]")?.click();
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const form = event.detail.target.querySelector && event.detail.target.querySelector("#edit-form");
+    if (form) {
+      const fields = form.querySelectorAll("textarea");
+      const field = fields.length > 1 ? fields[1] : fields[0];
+      field?.focus();
+      form.scrollIntoView({ block: "nearest" });
+    }
+  });
+})();
