@@ -85,6 +85,11 @@ class TrainingRun(models.Model):
         return self.name or f"Run #{self.pk}"
 
     @property
+    def base_model_label(self):
+        """A local folder's last component (tiny-demo), or the hub id as is."""
+        return self.base_model.rstrip("/").rsplit("/", 1)[-1] if self.base_model.startswith("/") else self.base_model
+
+    @property
     def is_active(self):
         return self.status in self.ACTIVE
 

@@ -1,1 +1,14 @@
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("training/", views.run_list, name="training-runs"),
+    path("training/new/", views.run_new, name="training-run-new"),
+    path("training/mask-preview/", views.mask_preview, name="training-mask-preview"),
+    path("training/<int:pk>/", views.run_detail, name="training-run"),
+    path("training/<int:pk>/status/", views.run_status, name="training-run-status"),
+    path("training/<int:pk>/cancel/", views.run_cancel, name="training-run-cancel"),
+    path("training/<int:pk>/resume/", views.run_resume, name="training-run-resume"),
+    path("training/<int:pk>/choose/", views.run_choose, name="training-run-choose"),
+]

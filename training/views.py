@@ -1,0 +1,174 @@
+"""Pages of training: runs with live progress, the form that starts one (with the loss-mask preview), and
+a run's page with its charts, log tail and checkpoints. Every state is in the database: the pages only
+read it (htmx polls the same partials the first render uses), so a reload or a closed tab changes nothing.
+"""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from curation.models import DatasetVersion
+
+from . import charts
+from .forms import TrainingRunForm
+from .mask_preview import load_tokenizer, preview_tokens, preview_turns
+from .models import Checkpoint, TrainingRun
+from .services import (
+    TrainingError,
+    cancel_training_run,
+    choose_checkpoint,
+    reap_dead_runs,
+    resolve_base_model,
+    resume_training_run,
+    runs_for_listing,
+    start_training_run,
+)
+
+VIEW, START, CHANGE = "training.view_trainingrun", "training.add_trainingrun", "training.change_trainingrun"
+PREVIEW_MAX_LENGTH = 2048
+
+
+def require(user, permission):
+    if not user.has_perm(permission):
+        raise PermissionDenied(f"You need the {permission} permission.")
+
+
+def get_run_for_user(request, pk, permission=VIEW):
+    """The run `pk` if the user may see it (and do `permission` to it); 403 or 404 otherwise."""
+    require(request.user, permission)
+    return get_object_or_404(runs_for_listing(), pk=pk)
+
+
+@login_required
+@require_GET
+def run_list(request):
+    require(request.user, VIEW)
+    reap_dead_runs()
+    runs = list(runs_for_listing().annotate(checkpoint_count=Count("checkpoints"))[:100])
+    context = {"runs": runs, "polling": any(run.is_active for run in runs), "can_start": request.user.has_perm(START)}
+    return render(request, "training/_runs.html" if request.htmx else "training/runs.html", context)
+
+
+@login_required
+def run_new(request):
+    require(request.user, START)
+    form = TrainingRunForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = start_training_run(data["dataset_version"], data["base_model"], data["overrides"],
+                                     user=request.user, name=data["name"])
+        except TrainingError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        else:
+            messages.success(request, f"{run.title} is queued for a GPU worker.")
+            return redirect("training-run", pk=run.pk)
+    return render(request, "training/new.html", {"form": form}, status=422 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def run_detail(request, pk):
+    reap_dead_runs()
+    run = get_run_for_user(request, pk)
+    return render(request, "training/run.html", run_context(request, run))
+
+
+@login_required
+@require_GET
+def run_status(request, pk):
+    """The live part of a run's page, polled by htmx while the run is queued or running."""
+    reap_dead_runs()
+    run = get_run_for_user(request, pk)
+    return render(request, "training/_run_status.html", run_context(request, run))
+
+
+@login_required
+@require_POST
+def run_cancel(request, pk):
+    return _act(request, pk, cancel_training_run, "Cancel requested: the engine is being stopped; checkpoints stay.")
+
+
+@login_required
+@require_POST
+def run_resume(request, pk):
+    return _act(request, pk, resume_training_run, "Queued again: it continues from its last checkpoint.")
+
+
+@login_required
+@require_POST
+def run_choose(request, pk):
+    run = get_run_for_user(request, pk, CHANGE)
+    checkpoint = get_object_or_404(Checkpoint, pk=request.POST.get("checkpoint") or 0, run=run)
+    choose_checkpoint(run, checkpoint, request.user)
+    return _after_action(request, run, done=f"Epoch {checkpoint.epoch} is the chosen checkpoint of {run.title}.")
+
+
+def _act(request, pk, verb, done_message):
+    run = get_run_for_user(request, pk, CHANGE)
+    try:
+        run = verb(run, request.user)
+    except TrainingError as error:
+        return _after_action(request, run, error=str(error))
+    return _after_action(request, run, done=done_message)
+
+
+def _after_action(request, run, done="", error=""):
+    """htmx: the run's live part again (the change shows in place); otherwise back to the run's page."""
+    if request.htmx:
+        run.refresh_from_db()
+        return render(request, "training/_run_status.html", {**run_context(request, run), "action_error": error})
+    if error:
+        messages.error(request, error)
+    elif done:
+        messages.success(request, done)
+    return redirect("training-run", pk=run.pk)
+
+
+def run_context(request, run):
+    metrics = run.metrics or {}
+    overrides = run.overrides or {}
+    checkpoints = list(run.checkpoints.all())
+    return {
+        "run": run,
+        "checkpoints": checkpoints,
+        "last_checkpoint": checkpoints[-1] if checkpoints else None,
+        "loss_chart": charts.loss_chart(metrics),
+        "lr_chart": charts.lr_chart(metrics),
+        "recipe_rows": [(name, value, name in overrides) for name, value in (run.recipe or {}).items()],
+        "can_change": request.user.has_perm(CHANGE),
+        "polling": run.is_active,
+    }
+
+
+@login_required
+@require_GET
+def mask_preview(request):
+    """One train conversation of the chosen version as the engine encodes it, trained tokens marked."""
+    require(request.user, START)
+    version = DatasetVersion.objects.filter(pk=request.GET.get("dataset_version") or 0).first()
+    items = list(version.items.filter(split="train").select_related("revision").order_by("pk")) if version else []
+    if not items:
+        return render(request, "training/_mask_preview.html", {"problem": "Choose a dataset version with train examples."})
+    index = _int(request.GET.get("index"), 0) % len(items)
+    max_length = max(16, _int(request.GET.get("max_length"), PREVIEW_MAX_LENGTH))
+    turns = items[index].revision.turns
+    note = ""
+    try:
+        tokenizer = load_tokenizer(resolve_base_model(request.GET.get("base_model")))
+        preview = preview_tokens(tokenizer, turns, max_length, name=request.GET.get("base_model", ""))
+    except Exception as error:  # any model folder may fail to load: say why and show the mask per utterance
+        note = f"No tokenizer loaded from “{request.GET.get('base_model') or '(none)'}” ({error}); the mask is shown per utterance."
+        preview = preview_turns(turns)
+    context = {"preview": preview, "note": note, "index": index, "count": len(items), "next_index": (index + 1) % len(items),
+               "item": items[index], "version": version}
+    return render(request, "training/_mask_preview.html", context)
+
+
+def _int(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
