@@ -257,7 +257,7 @@ def rescue_record(rejected_record, user):
     accepted it) is linked to it. Raises ValidationError when the record is no conversation (no turns)."""
     with transaction.atomic():
         record = (
-            RejectedRecord.objects.select_for_update().select_related("import_run__source", "rescued_as")
+            RejectedRecord.objects.select_for_update(of=("self",)).select_related("import_run__source", "rescued_as")
             .get(pk=rejected_record.pk)
         )
         if record.rescued_as is not None:
@@ -336,7 +336,14 @@ def _execute(run, tracker):
 
         tracker.enter("saving")
         spool.seek(0)
+        sqlite = connection.vendor == "sqlite"
+        if sqlite:
+            tracker.stop_heartbeats()  # SQLite has one writer: the saving transaction
         with transaction.atomic():
+            if sqlite:
+                # Take the write lock first: a transaction that reads, then writes, is refused at once
+                # ("database is locked") when another connection wrote in between.
+                ImportRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
             _save(run, _spooled(spool), selected, rejected, tracker)
             rejected.flush()
 
@@ -584,10 +591,14 @@ class _Tracker:
         return self
 
     def __exit__(self, *exc_info):
+        self.stop_heartbeats()
+        return False
+
+    def stop_heartbeats(self):
         if self.thread is not None:
             self.stop.set()
             self.thread.join(timeout=30)
-        return False
+            self.thread = None
 
     def watch_files(self, paths, passes):
         files = {}
@@ -618,9 +629,6 @@ class _Tracker:
     def _beat(self):
         try:
             while not self.stop.wait(HEARTBEAT_SECONDS):
-                # SQLite has one writer: while the saving transaction holds it, a heartbeat would only wait.
-                if self.phase == "saving" and connection.vendor == "sqlite":
-                    continue
                 try:
                     self.write()
                 except Exception:
