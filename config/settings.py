@@ -176,6 +176,17 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Curate, freeze, export, train and evaluate LIMA-style instruction data.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response bodies as separate components: read-only fields are not asked of clients.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ExampleStatusEnum": "curation.models.Example.Status",
+        "SplitEnum": "curation.models.Example.Split",
+        "DatasetVersionStatusEnum": "curation.models.DatasetVersion.Status",
+        "ExportJobStatusEnum": "curation.models.ExportJob.Status",
+    },
+    # No CDN here: Swagger UI is vendored from npm (swagger-ui-dist) under static/vendor/swagger-ui/.
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
 }
 
 # --- Production hardening: `manage.py check --deploy` is clean when DEBUG is off.
