@@ -46,7 +46,7 @@ def save_checkpoint(path: Path, model, model_state: dict, tokenizer, recipe_info
     staging = path.with_name(f".{path.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    model.save_pretrained(staging, state_dict=model_state)
+    model.save_pretrained(staging, state_dict=_without_tied_copy(model, model_state))
     tokenizer.save_pretrained(staging)
     (staging / "recipe.json").write_text(json.dumps(recipe_info, indent=2) + "\n")
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -54,6 +54,16 @@ def save_checkpoint(path: Path, model, model_state: dict, tokenizer, recipe_info
     shutil.rmtree(path, ignore_errors=True)
     staging.rename(path)
     return path
+
+
+def _without_tied_copy(model, state: dict) -> dict:
+    """A gathered state dict holds a tied output embedding as a separate copy; the tie restores it on load."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if not getattr(config, "tie_word_embeddings", False) or output is None:
+        return state
+    names = [name for name, module in model.named_modules() if module is output]
+    return {key: value for key, value in state.items() if not names or key != f"{names[0]}.weight"}
 
 
 def load_trainer_state(path: Path) -> dict:
