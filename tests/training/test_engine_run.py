@@ -108,8 +108,10 @@ def test_a_new_run_refuses_an_output_folder_that_holds_checkpoints(reference, ti
         _run(tiny_model_dir, reference[0])
 
 
-def test_resume_refuses_other_data(reference, tiny_model_dir, tmp_path):
+def test_resume_refuses_other_data_or_another_schedule(reference, tiny_model_dir, tmp_path):
     shutil.copytree(reference[0], tmp_path / "out")
+    with pytest.raises(TrainingError, match="the recipe differs in epochs, learning_rate"):
+        _run(tiny_model_dir, tmp_path / "out", {**RECIPE, "epochs": 4, "learning_rate": 1e-3}, resume=True)
     other = tmp_path / "other.jsonl"
     other.write_text(DATA.read_text().replace("Seven.", "Eleven."))
     with pytest.raises(TrainingError, match="is not the data it was trained on"):
@@ -176,6 +178,7 @@ def _environment():
     return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
+@pytest.mark.slow
 def test_a_killed_cli_run_resumes_from_its_last_checkpoint(reference, tiny_model_dir, tmp_path):
     # given the CLI running a job, killed (process group and all) once its first checkpoint is written
     config = tmp_path / "run.json"
@@ -199,6 +202,7 @@ def test_a_killed_cli_run_resumes_from_its_last_checkpoint(reference, tiny_model
     torch.testing.assert_close(events[-1]["loss"], reference[1].of("done")[0]["loss"])
 
 
+@pytest.mark.slow
 def test_torchrun_with_two_processes_trains_like_one_process_with_fsdp_on_cpu(tiny_model_dir, tmp_path):
     # no dropout: each rank draws its own masks; micro-batches of 3 leave one rank a weightless pass
     recipe = {**RECIPE, "epochs": 2, "residual_dropout": 0.0, "micro_batch_size": 3}
