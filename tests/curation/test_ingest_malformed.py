@@ -87,20 +87,21 @@ def test_a_failure_while_saving_rolls_back_every_example_of_the_run(tmp_path, mo
     write_posts(folder, qa_rows(2))
     import_now("stackexchange", folder)
     write_posts(folder, [row.replace("Water just off", "Water well off") for row in qa_rows(2)] + qa_rows(3, first_id=11))
-    calls = {"n": 0}
-    real_create = ingest.create_example
+    monkeypatch.setattr(ingest, "SAVE_BATCH", 2)
+    batches = []
+    real_create = ingest._create_examples
 
-    def create_then_break(**kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
+    def create_then_break(run, records):
+        if sum(batches) >= 2:  # two new examples are in the database (uncommitted): now break
             raise RuntimeError("disk full")
-        return real_create(**kwargs)
+        batches.append(len(records))
+        return real_create(run, records)
 
-    monkeypatch.setattr(ingest, "create_example", create_then_break)
+    monkeypatch.setattr(ingest, "_create_examples", create_then_break)
 
     run = import_now("stackexchange", folder)
 
     assert_failed_with_nothing_left(run, "RuntimeError: disk full", str(folder))
-    assert calls["n"] == 3  # two examples were written, then rolled back
+    assert sum(batches) == 2  # written, then rolled back with the rest
     assert Example.objects.count() == 2
     assert all("Water just off" in example.conversation[1] for example in Example.objects.all())  # updates undone

@@ -28,6 +28,9 @@ class Command(BaseCommand):
         "Super-NaturalInstructions task JSON, conversation JSONL) with LIMA's filters. Runs here unless --async; "
         "exits non-zero when the run failed."
     )
+    # The system checks load every URLconf, and with it the inference engine (torch): seconds and hundreds
+    # of MB that an import does not need. `manage.py check` still runs them.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=KINDS)
