@@ -294,6 +294,20 @@ def test_a_path_with_no_dump_is_refused(tmp_path):
         list(iter_records(tmp_path))
 
 
+def test_an_archive_with_corrupt_data_names_the_archive_and_member(tmp_path):
+    archive = tmp_path / "cooking.stackexchange.com.7z"
+    with py7zr.SevenZipFile(archive, "w") as handle:
+        handle.write(COOKING / "Posts.xml", "Posts.xml")
+    data = bytearray(archive.read_bytes())
+    data[40] ^= 0xFF  # inside the compressed stream; the header at the end stays readable
+    archive.write_bytes(bytes(data))
+
+    with pytest.raises(SourceFormatError) as error:
+        list(iter_records(archive))
+
+    assert f"{archive}:Posts.xml" in str(error.value) and "cannot decompress" in str(error.value)
+
+
 def test_a_broken_archive_is_refused(tmp_path):
     archive = tmp_path / "cooking.stackexchange.com.7z"
     archive.write_bytes(b"7z but not really")
