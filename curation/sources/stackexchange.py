@@ -433,6 +433,7 @@ def _plan_join(source: PostsSource, min_score: int, stats: Counter) -> _Join:
     first = np.ones(len(order), dtype=bool)
     first[1:] = sorted_parents[1:] != sorted_parents[:-1]
     best = order[first]
+    best = best[questions.flags(parent_ids[best])]  # an answer to no question here joins nothing
     return _Join(
         questions=questions,
         needed_questions=_IdBits.from_ids(parent_ids[best]),

@@ -191,6 +191,19 @@ def test_a_needed_row_behind_another_on_its_line_is_still_found(tmp_path):
     }
 
 
+def test_an_answer_to_a_question_missing_from_the_dump_is_ignored(tmp_path):
+    posts = tmp_path / "Posts.xml"
+    posts.write_text('<posts>\n  <row Id="1" PostTypeId="1" Title="Kept?" Score="1" />\n'
+                     '  <row Id="3" PostTypeId="2" ParentId="2" Score="50" Body="&lt;p&gt;Orphan.&lt;/p&gt;" />\n'
+                     '</posts>\n', encoding="utf-8")
+
+    records = list(iter_records(posts, site="cooking.stackexchange.com"))
+
+    assert [(r.external_id, r.reject_reason) for r in records] == [
+        ("cooking.stackexchange.com/questions/1", "no_answer"),
+    ]
+
+
 def test_it_reads_the_sites_7z_archive_as_published(tmp_path):
     archive = tmp_path / "cooking.stackexchange.com.7z"
     with py7zr.SevenZipFile(archive, "w") as handle:
