@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from inference.stats import Comparison, agreement
 
-from .sampling import site_group
+from .sampling import load_site_groups, site_group
 from .workspace.lint import estimate_tokens
 
 # Source groups, in the order of LIMA's Table 1.
@@ -60,12 +60,15 @@ LENGTH_EDGES = (0, 16, 32, 64, 128, 256, 512, 1024, 2048)
 DECISION_LABEL = {"approve": "A", "reject": "B", "needs_edit": "tie"}
 
 
-def bucket_of(kind, domain="", metadata=None):
-    """The LIMA source group of an example from its source kind, domain and metadata."""
+def bucket_of(kind, domain="", metadata=None, site_groups=None):
+    """The LIMA source group of an example from its source kind, domain and metadata.
+
+    site_groups: the STEM/other mapping (curation.sampling.load_site_groups()); read once per call if not given.
+    """
     metadata = metadata or {}
     if kind == "stackexchange":
         site = domain or metadata.get("site", "")
-        return "se_stem" if site and site_group(site) == "stem" else "se_other"
+        return "se_stem" if site and site_group(site, site_groups) == "stem" else "se_other"
     if kind == "reddit":
         subreddit = (domain or metadata.get("subreddit", "")).lower().removeprefix("r/")
         return {"writingprompts": "writingprompts", "askreddit": "askreddit"}.get(subreddit, "reddit_other")
@@ -275,15 +278,17 @@ def _examples_with_buckets():
 
 def load_composition():
     counts = Counter()
+    groups = load_site_groups()
     for _, kind, domain, metadata, status, split in _examples_with_buckets().iterator(chunk_size=2000):
-        counts[(bucket_of(kind, domain, metadata), status, split)] += 1
+        counts[(bucket_of(kind, domain, metadata, groups), status, split)] += 1
     return composition([(*key, n) for key, n in counts.items()], load_targets())
 
 
 def load_length_summaries():
     from .models import Turn
 
-    buckets = {pk: bucket_of(kind, domain, metadata)
+    groups = load_site_groups()
+    buckets = {pk: bucket_of(kind, domain, metadata, groups)
                for pk, kind, domain, metadata, _, _ in _examples_with_buckets().iterator(chunk_size=2000)}
     first_two = defaultdict(dict)
     for example_id, position, text in (

@@ -94,6 +94,8 @@ def review_step(request):
     else:
         example = review_queue.claim_next(request.user, filters, after=current)
     if example is not None:
+        if not request.htmx:
+            return redirect(f"/review/{example.pk}/?{_query(filters)}")
         return _respond(request, filters, example)
     note = "This is the first item of the queue." if before else "That was the last item of the queue."
     example = Example.objects.filter(pk=current).select_related("source").first()

@@ -1,5 +1,4 @@
 """/write/: a new hand-written example, with a live preview and style check as the annotator types."""
-from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -24,7 +23,6 @@ def write(request):
             data = form.cleaned_data
             example = create_example(turns=data["turns"], source=manual_source(), domain=data["domain"],
                                      split=data["split"], tags=data["tags"], author=request.user, note="written")
-            messages.success(request, f"Saved example #{example.pk}. Your draft was cleared; start the next one.")
             return redirect(f"/write/?saved={example.pk}")
     else:
         form = WriteForm()

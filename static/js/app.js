@@ -46,6 +46,20 @@
     if (form) form.requestSubmit();
   });
 
+  // Conversation fields grow with their text (a wikiHow answer runs to 1,800 tokens), never below their rows.
+  function fit(textarea) {
+    textarea.style.height = "auto";
+    // +8: the borders, and room so that the last line is never half hidden.
+    textarea.style.height = Math.max(textarea.scrollHeight + 8, textarea.offsetHeight) + "px";
+  }
+  function fitAll(root) { root.querySelectorAll("textarea[name=turn]").forEach(fit); }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[name=turn]")) fit(event.target);
+  });
+  document.addEventListener("DOMContentLoaded", function () { fitAll(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { fitAll(event.detail.target); });
+  window.lima.fitTextareas = fitAll;
+
   // The in-place edit form (review and history pages): Ctrl+Enter saves, Esc cancels; it opens focused.
   document.addEventListener("keydown", function (event) {
     const form = document.getElementById("edit-form");

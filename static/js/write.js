@@ -88,6 +88,7 @@
     const banner = document.getElementById("draft-restored");
     banner.querySelector("[data-draft-time]").textContent = timeOf(draft.savedAt);
     banner.hidden = false;
+    window.lima.fitTextareas(editors);
     status.textContent = "Draft kept in this browser · " + timeOf(draft.savedAt);
     refreshPreview();
   }
