@@ -1,6 +1,8 @@
 """Freezing dataset versions: pinned revisions, manifest, content hash, refusals, contamination, diff, CLI, pages."""
 import io
 import json
+import re
+from html import unescape as html_unescape
 from pathlib import Path
 
 import pytest
@@ -258,3 +260,107 @@ def test_round_trip_import_freeze_export_reimport_freeze_gives_the_same_hash(tmp
     # then
     assert second.content_hash == first.content_hash
     assert second.example_count == 7
+
+
+# --- Pages ------------------------------------------------------------------------------------------------
+
+def test_the_datasets_page_is_for_people_with_a_role_and_the_freeze_form_for_admins(client, client_of, alice, bob, charlie):
+    make(["Q?", "A."])
+    freeze_version("first release")
+    assert client.get("/datasets/").status_code == 302  # to the login page
+    assert client_of(charlie).get("/datasets/").status_code == 403
+    as_bob = client_of(bob).get("/datasets/")
+    assert as_bob.status_code == 200 and b"first release" in as_bob.content and b"Freeze a version" not in as_bob.content
+    as_alice = client_of(alice).get("/datasets/")
+    assert b"Freeze a version" in as_alice.content and b'hx-post="/datasets/check/"' in as_alice.content
+
+
+def test_the_check_preview_shows_duplicates_and_contaminated_pairs(client_of, alice, bob):
+    one, two = make(["Same?", "Same."]), make(["Same?", "Same."])
+    leak = make([LEAKED], split="test")
+    page = client_of(alice).post("/datasets/check/", {"status": "approved"}, HTTP_HX_REQUEST="true")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Cannot freeze yet" in html and f'href="/examples/{one.pk}/">#{one.pk}</a> = <a href="/examples/{two.pk}/"' in html
+    assert f"#{leak.pk}" not in html  # no overlap yet: the leaked prompt is nowhere in train
+    make(["Vaccines?", f"My kid asked: {LEAKED}"])
+    html = client_of(alice).post("/datasets/check/", {"status": "approved"}).content.decode()
+    assert f'href="/examples/{leak.pk}/"' in html and "13-grams" in html
+    assert client_of(bob).post("/datasets/check/", {"status": "approved"}).status_code == 403
+
+
+def test_freezing_from_the_page_redirects_to_the_version_or_explains_the_refusal(client_of, alice):
+    one, two = make(["Same?", "Same."]), make(["Same?", "Same."])
+    admin = client_of(alice)
+    refused = admin.post("/datasets/freeze/", {"name": "v1", "status": "approved"})
+    assert refused.status_code == 400 and f"#{one.pk} = #{two.pk}".encode() in refused.content
+    assert DatasetVersion.objects.count() == 0
+
+    frozen = admin.post("/datasets/freeze/", {"name": "v1", "status": "approved", "splits": ["dev", "test"],
+                                              "tags": ""})
+    assert frozen.status_code == 400  # nothing in dev or test: named, not frozen
+    make(["Dev?", "Dev."], split="dev")
+    frozen = admin.post("/datasets/freeze/", {"name": "dev only", "status": "approved", "splits": ["dev"]})
+    version = DatasetVersion.objects.get()
+    assert frozen.status_code == 302 and frozen["Location"] == f"/datasets/{version.pk}/"
+    assert version.selection["splits"] == ["dev"] and version.created_by == alice
+
+
+def test_the_version_page_shows_the_manifest_charts_and_working_export_links(client_of, bob):
+    make(["How to knit?", "Loop the yarn."], domain="Hobbies")
+    make(["A test prompt"], split="test")
+    version = freeze_version("v1").version
+    page = client_of(bob).get(f"/datasets/{version.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert version.content_hash in html
+    assert html.count('<svg class="chart') == 4 and "Hobbies" in html
+    links = re.findall(r'href="(/api/datasets/\d+/export/\?[^"]+)"', html)
+    assert len(links) == 6 * 3  # every format, for all / train / test
+    assert f"/api/datasets/{version.pk}/export/?format=alpaca&amp;split=test" in html
+    exported = client_of(bob).get(html_unescape(links[0]))
+    assert exported.status_code == 200 and b"".join(exported.streaming_content).count(b"\n") == 2
+    assert "Export to a file" not in html  # background exports are the admins'
+
+
+def test_admins_start_background_exports_from_the_version_page(client_of, alice, bob):
+    make(["Q?", "A."])
+    version = freeze_version("v1").version
+    started = client_of(alice).post(f"/datasets/{version.pk}/exports/", {"format": "parquet", "split": "train",
+                                                                         "metadata": "on"})
+    assert started.status_code == 200 and b"queued" in started.content and b'hx-trigger="every 2s"' in started.content
+    job = version.export_jobs.get()
+    assert (job.format, job.split, job.metadata, job.total_rows) == ("parquet", "train", True, 1)
+    refused = client_of(alice).post(f"/datasets/{version.pk}/exports/", {"format": "csv"})
+    assert refused.status_code == 400 and b"Unknown format" in refused.content
+    assert client_of(bob).post(f"/datasets/{version.pk}/exports/", {"format": "lima"}).status_code == 403
+    assert client_of(bob).get(f"/datasets/{version.pk}/exports/").status_code == 200
+
+
+def test_the_diff_page_lists_what_was_added_removed_and_changed(client_of, alice, bob):
+    edited = make(["Edited prompt?", "Before."])
+    removed = make(["Removed prompt?", "Gone."])
+    old = freeze_version("old").version
+    edit_example(edited, expected_version=1, author=alice, turns=["Edited prompt?", "After, and better."])
+    edit_example(removed, expected_version=1, author=alice, status="rejected")
+    added = make(["Added prompt?", "New."])
+    new = freeze_version("new").version
+
+    compare = client_of(bob).get(f"/datasets/{old.pk}/compare/?other={new.pk}")
+    assert compare["Location"] == f"/datasets/{old.pk}/diff/{new.pk}/"
+    html = client_of(bob).get(compare["Location"]).content.decode()
+    assert "Added prompt?" in html and f'href="/examples/{added.pk}/"' in html
+    assert "Removed prompt?" in html
+    assert "r1 → r2" in html and "turn 2 (assistant)" in html
+    assert "Before." in html and "After, and better." in html
+
+
+def test_bar_charts_rank_categories_and_fold_the_tail_into_others():
+    from curation.dataset_charts import hbar_chart, histogram
+
+    chart = hbar_chart({"a": 1, "b": 10, "c": 5, "d": 2, "e": 2}, limit=3)
+    assert [(bar.label, bar.count) for bar in chart.bars] == [("b", 10), ("c", 5), ("3 others", 5)]
+    assert chart.bars[0].width == 220 and chart.bars[1].width == 110 and chart.hidden == 3
+    columns = histogram([{"up_to_tokens": 64, "examples": 1}, {"up_to_tokens": 256, "examples": 4}]).columns
+    assert [column.label for column in columns] == ["≤64", "≤128", "≤256"]
+    assert columns[2].height == 4 * columns[0].height and columns[1].height == 0
