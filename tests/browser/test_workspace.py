@@ -284,3 +284,28 @@ def test_the_dashboard_shows_the_composition_and_agreement(page, live_server, lo
     page.get_by_role("button", name="Save targets").click()
     expect(page.locator(".flash-success")).to_contain_text("targets saved")
     expect(page.locator("table.composition")).to_contain_text("/ 250")
+
+
+def test_two_reviewers_in_two_browsers_never_get_the_same_item(browser, live_server, log_in, bob, dana):
+    first, second = stack_exchange_example(30), stack_exchange_example(31)
+    bob_page = log_in(browser.new_context(viewport={"width": 1440, "height": 900}), bob).new_page()
+    dana_page = log_in(browser.new_context(viewport={"width": 1440, "height": 900}), dana).new_page()
+    bob_page.goto(live_server.url + "/review/")
+    dana_page.goto(live_server.url + "/review/")
+    expect(bob_page.locator(".item-title")).to_have_text(f"Example #{first.pk}")
+    expect(dana_page.locator(".item-title")).to_have_text(f"Example #{second.pk}")
+
+    # Opening Bob's item directly shows who holds it, and every decision waits.
+    dana_page.goto(f"{live_server.url}/review/{first.pk}/")
+    expect(dana_page.locator(".flash-warning")).to_contain_text("bob is reviewing this item")
+    expect(dana_page.get_by_role("button", name="Approve")).to_be_disabled()
+    dana_page.keyboard.press("a")
+    screenshot(dana_page, "11-review-held-by-someone-else")
+    first.refresh_from_db()
+    assert (first.status, first.claimed_by) == ("candidate", bob)
+
+    # Once Bob decides, the queue has nothing left that Dana may take but her own item.
+    bob_page.keyboard.press("a")
+    expect(bob_page.locator(".empty-state")).to_contain_text("Nothing left to review here")
+    expect(bob_page.locator(".empty-state")).to_contain_text("1 is being reviewed by others")
+    screenshot(bob_page, "12-review-queue-empty")
