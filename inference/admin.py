@@ -1,0 +1,52 @@
+from django.contrib import admin
+
+from .models import Generation, GenerationRun, Judgment, Rating, Study, StudyItem, StudyRun
+
+
+@admin.register(GenerationRun)
+class GenerationRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "kind", "status", "dataset_version", "split", "done_count", "prompt_count", "created_at")
+    list_filter = ("kind", "status", "split")
+    search_fields = ("name",)
+    raw_id_fields = ("checkpoint", "dataset_version", "created_by")
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = ("id", "run", "position", "prompt_key", "model_name")
+    list_filter = ("run",)
+    raw_id_fields = ("run", "dataset_item")
+
+
+class StudyRunInline(admin.TabularInline):
+    model = StudyRun
+    raw_id_fields = ("run",)
+    extra = 0
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "kind", "overlap", "is_open", "created_at")
+    list_filter = ("kind", "is_open")
+    inlines = [StudyRunInline]
+
+
+@admin.register(StudyItem)
+class StudyItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "study", "position", "prompt_key", "left", "right")
+    list_filter = ("study",)
+    raw_id_fields = ("left", "right")
+
+
+@admin.register(Judgment)
+class JudgmentAdmin(admin.ModelAdmin):
+    list_display = ("id", "item", "annotator", "label", "updated_at")
+    list_filter = ("label",)
+    raw_id_fields = ("item",)
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = ("id", "item", "annotator", "label", "updated_at")
+    list_filter = ("label",)
+    raw_id_fields = ("item",)
