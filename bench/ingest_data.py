@@ -102,7 +102,7 @@ class _Sampler:
 
 
 def _fragments(rng: random.Random, count: int) -> list[str]:
-    """HTML pieces of a body, already escaped for an XML attribute."""
+    """HTML pieces of a body: (escaped for an XML attribute, length of the HTML itself)."""
 
     def sentence(first_person: bool = False) -> str:
         words = rng.choices(WORDS, k=rng.randint(6, 22))
@@ -136,7 +136,7 @@ def _fragments(rng: random.Random, count: int) -> list[str]:
         else:
             html = (f'<p><img src="https://i.stack.imgur.com/{rng.randint(10**5, 10**6)}.png" '
                     f'alt="enter image description here"> <em>{sentence()}</em></p>\n\n')
-        pieces.append(_escape_attribute(html))
+        pieces.append((_escape_attribute(html), len(html)))
     return pieces
 
 
@@ -146,12 +146,15 @@ class _Bodies:
         self.pieces = _fragments(rng, 4000)
 
     def body(self, length: int, post_id: int) -> str:
-        # The id goes in, so no two bodies are the same text.
-        parts, size = [f"&lt;p&gt;Post {post_id}.&lt;/p&gt;&#xA;"], 0
+        """About ``length`` characters of HTML (as measured on the real dumps, after XML
+        decoding); the id goes in, so that no two bodies are the same text."""
+        parts, size = [f"&lt;p&gt;Post {post_id}.&lt;/p&gt;&#xA;"], 14
         while size < length:
-            piece = self.rng.choice(self.pieces)
+            piece, html_length = self.rng.choice(self.pieces)
+            if size + html_length // 2 > length and size > 14:
+                break  # nearer the target without this piece
             parts.append(piece)
-            size += len(piece) * 4 // 5  # escaped text is about 25% longer than the HTML
+            size += html_length
         return "".join(parts)
 
     def title(self, length: int) -> str:
