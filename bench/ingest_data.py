@@ -166,15 +166,20 @@ class _Bodies:
         return _escape_attribute(" ".join(words).capitalize() + "?")
 
 
-def _date(rng: random.Random) -> str:
-    return (f"20{rng.randint(10, 23)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T"
-            f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999):03d}")
+def _dates(rng: random.Random, count: int) -> list[str]:
+    # A pool drawn from once per row: rng.randint is the generator's slowest call.
+    return [
+        f"20{rng.randint(10, 23)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T"
+        f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999):03d}"
+        for _ in range(count)
+    ]
 
 
 def _owner(rng: random.Random) -> str:
+    user = 2 + int(rng.random() * 10**6)
     if rng.random() < DISTRIBUTIONS["deleted_owner_share"]:
-        return f'OwnerDisplayName="user{rng.randint(2, 10**6)}"'
-    return f'OwnerUserId="{rng.randint(1, 10**6)}"'
+        return f'OwnerDisplayName="user{user}"'
+    return f'OwnerUserId="{user}"'
 
 
 def _tags(rng: random.Random) -> str:
@@ -187,6 +192,7 @@ def write_posts_xml(path: str | Path, megabytes: float, seed: int = 0) -> dict:
     rng = random.Random(seed)
     draw = _Sampler(rng)
     bodies = _Bodies(rng)
+    dates = _dates(rng, 5000)
     target = int(megabytes * 1_000_000)
     counts = Counter()
     next_id = 1
@@ -231,11 +237,11 @@ def write_posts_xml(path: str | Path, megabytes: float, seed: int = 0) -> dict:
                                 if mine and rng.random() < accepted_share else "")
                     body = bodies.body(draw.length("question_length"), row_id)
                     lines.append(
-                        f'  <row Id="{row_id}" PostTypeId="1"{accepted} CreationDate="{_date(rng)}" '
-                        f'Score="{draw.histogram("question_score")}" ViewCount="{rng.randint(5, 50000)}" '
-                        f'Body="{body}" {_owner(rng)} LastActivityDate="{_date(rng)}" '
+                        f'  <row Id="{row_id}" PostTypeId="1"{accepted} CreationDate="{rng.choice(dates)}" '
+                        f'Score="{draw.histogram("question_score")}" ViewCount="{5 + int(rng.random() * 50000)}" '
+                        f'Body="{body}" {_owner(rng)} LastActivityDate="{rng.choice(dates)}" '
                         f'Title="{bodies.title(draw.length("title_length"))}" Tags="{_tags(rng)}" '
-                        f'AnswerCount="{len(mine)}" CommentCount="{rng.randint(0, 9)}" '
+                        f'AnswerCount="{len(mine)}" CommentCount="{int(rng.random() * 10)}" '
                         f'ContentLicense="{licence}" />\n'
                     )
                     counts["questions"] += 1
@@ -243,17 +249,17 @@ def write_posts_xml(path: str | Path, megabytes: float, seed: int = 0) -> dict:
                     body = bodies.body(draw.length("answer_length"), row_id)
                     lines.append(
                         f'  <row Id="{row_id}" PostTypeId="2" ParentId="{ids[row[1]]}" '
-                        f'CreationDate="{_date(rng)}" Score="{draw.histogram("answer_score")}" '
-                        f'Body="{body}" {_owner(rng)} LastActivityDate="{_date(rng)}" '
-                        f'CommentCount="{rng.randint(0, 9)}" ContentLicense="{licence}" />\n'
+                        f'CreationDate="{rng.choice(dates)}" Score="{draw.histogram("answer_score")}" '
+                        f'Body="{body}" {_owner(rng)} LastActivityDate="{rng.choice(dates)}" '
+                        f'CommentCount="{int(rng.random() * 10)}" ContentLicense="{licence}" />\n'
                     )
                     counts["answers"] += 1
                 else:
                     body = "" if row[1] == "5" and rng.random() < 0.5 else bodies.body(100, row_id)
                     lines.append(
-                        f'  <row Id="{row_id}" PostTypeId="{row[1]}" CreationDate="{_date(rng)}" '
-                        f'Score="0" Body="{body}" OwnerUserId="-1" LastActivityDate="{_date(rng)}" '
-                        f'CommentCount="0" CommunityOwnedDate="{_date(rng)}" ContentLicense="{licence}" />\n'
+                        f'  <row Id="{row_id}" PostTypeId="{row[1]}" CreationDate="{rng.choice(dates)}" '
+                        f'Score="0" Body="{body}" OwnerUserId="-1" LastActivityDate="{rng.choice(dates)}" '
+                        f'CommentCount="0" CommunityOwnedDate="{rng.choice(dates)}" ContentLicense="{licence}" />\n'
                     )
                     counts["tag_wikis"] += 1
             chunk = "".join(lines)
