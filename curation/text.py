@@ -252,7 +252,7 @@ def prose_text(markdown: str) -> str:
 
 
 # Anything _clean_prose may change; one scan tells whether a piece of prose needs it at all.
-_CLEANABLE = re.compile(r"\]\(|\]:|<|://|www\.|\(\)|\[\]|\( |\[ |e\)|  |\t|\n\n\n")
+_CLEANABLE = re.compile(r"\]\(|\]:|<|://|www\.|WWW\.|\(\)|\[\]|\( |\[ |e\)|  | \n|\t|\n\n\n")
 
 
 def _clean_prose(text: str) -> str:
@@ -286,6 +286,8 @@ def clean_markdown(text: str) -> str:
     if not text:
         return ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not _CLEANABLE.search(text):  # nothing to remove anywhere: no need to find the code
+        return text.strip("\n").rstrip()
     text = "".join(
         _clean_prose(piece) if is_prose else piece for is_prose, piece in _segments(text)
     )

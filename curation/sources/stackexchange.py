@@ -281,7 +281,7 @@ class _SevenZipMemberStream(io.RawIOBase):
 
 def _open_xml(path: Path, member: str | None):
     if member is None:
-        return open(path, "rb")
+        return open(path, "rb", buffering=1 << 16)
     return io.BufferedReader(_SevenZipMemberStream(path, member), buffer_size=1 << 20)
 
 
