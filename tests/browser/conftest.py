@@ -22,6 +22,9 @@ HERE = Path(__file__).resolve().parent
 def pytest_collection_modifyitems(config, items):
     if CHROMIUM.exists():
         return
+    if os.environ.get("REQUIRE_BROWSER"):
+        # CI installs chromium: there a missing browser is a broken setup, not a reason to skip.
+        raise pytest.UsageError(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
     skip = pytest.mark.skip(reason=f"browser tests need Debian's chromium at {CHROMIUM}: apt-get install -y chromium")
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
