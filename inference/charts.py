@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 WIDTH = 640
 LABEL_WIDTH = 190
-ROW_HEIGHT = 34
+ROW_HEIGHT = 46
 BAR_HEIGHT = 22
 TOP = 8
 LEGEND_HEIGHT = 26
@@ -35,6 +35,7 @@ class Whisker:
     y: float
     cap_top: float
     cap_bottom: float
+    css: str  # coloured like the segment it belongs to
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def _x(plot_x, plot_width, percent):
 
 def stacked_bars(rows, categories, width=WIDTH, label_width=LABEL_WIDTH):
     """rows: [(label, sublabel, {category: {"percent", "low", "high"}})]; categories: [(name, css, legend)]."""
-    plot_x, plot_width = label_width, width - label_width - 8
+    plot_x, plot_width = label_width, width - label_width - 24  # room for the last tick's label
     shapes = []
     for i, (label, sublabel, shares) in enumerate(rows):
         y = TOP + i * ROW_HEIGHT
@@ -86,10 +87,12 @@ def stacked_bars(rows, categories, width=WIDTH, label_width=LABEL_WIDTH):
         whiskers = []
         if segments:
             first, last = segments[0], segments[-1]
-            middle = y + BAR_HEIGHT / 2
-            for low, high in ((first.low, first.high), (100 - last.high, 100 - last.low)):
-                whiskers.append(Whisker(_x(plot_x, plot_width, low), _x(plot_x, plot_width, high), middle,
-                                        middle - 4, middle + 4))
+            # Below the bar, so the percentages stay readable; one line each, so wide intervals do not overlap.
+            for offset, css, (low, high) in ((4, first.css, (first.low, first.high)),
+                                             (10, last.css, (100 - last.high, 100 - last.low))):
+                under = y + BAR_HEIGHT + offset
+                whiskers.append(Whisker(_x(plot_x, plot_width, low), _x(plot_x, plot_width, high), under,
+                                        under - 2, under + 2, css))
         shapes.append(Row(label, sublabel, y, y + BAR_HEIGHT / 2 + 4, y + BAR_HEIGHT / 2 - 2, y + BAR_HEIGHT / 2 + 12,
                           segments, whiskers))
     grid_bottom = TOP + len(rows) * ROW_HEIGHT

@@ -31,8 +31,9 @@ def make_version(name="v1", dev=DEV_CHATS, test=TEST_PROMPTS, train=()):
 
 
 def make_run(name, responses, *, checkpoint=None, version=None, split="dev", kind=GenerationRun.Kind.EXTERNAL,
-             pk=None):
-    """A finished run with {prompt_key: response}; prompts are "Prompt <key>?" unless the version has them.
+             pk=None, prompts=None):
+    """A finished run with {prompt_key: response}; prompts come from the version, else from `prompts`
+    ({key: text}), else are "Prompt <key>?".
     With `pk`, the run has that id and its generations pk * 1000 + position (ids a test can look for)."""
     now = timezone.now()
     run = GenerationRun.objects.create(
@@ -46,7 +47,8 @@ def make_run(name, responses, *, checkpoint=None, version=None, split="dev", kin
     Generation.objects.bulk_create(
         Generation(
             pk=pk * 1000 + position if pk else None, run=run, position=position, prompt_key=str(key),
-            prompt=(items[str(key)].revision.turns[:1] if str(key) in items else [f"Prompt {key}?"]),
+            prompt=(items[str(key)].revision.turns[:1] if str(key) in items
+                    else [(prompts or {}).get(key, f"Prompt {key}?")]),
             response=text, model_name=name, dataset_item=items.get(str(key)),
         )
         for position, (key, text) in enumerate(responses.items(), 1)
