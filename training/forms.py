@@ -65,8 +65,8 @@ class VersionChoiceField(forms.ModelChoiceField):
 
 def recipe_field(field):
     default = getattr(Recipe(), field.name)
-    label = field.name.replace("_", " ").capitalize()
-    common = {"label": label, "initial": default, "help_text": HELP.get(field.name, "")}
+    # The key itself: the same name --set, the API and run.json use.
+    common = {"label": field.name, "initial": default, "help_text": HELP.get(field.name, "")}
     if default == AUTO and field.name in ("gradient_checkpointing", "bf16"):
         return forms.ChoiceField(choices=BOOL_CHOICES, **common)
     if default == AUTO:

@@ -58,7 +58,7 @@ def preview_tokens(tokenizer, turns, max_length, name=""):
     for token_id, label in zip(example.input_ids, example.labels):
         trained = label != IGNORE_INDEX
         special = special_ids.get(token_id, "")
-        text = f"<|{special}|>" if special else tokenizer.decode([token_id])
+        text = tokenizer.convert_ids_to_tokens(token_id) if special else tokenizer.decode([token_id])
         preview.pieces.append(Piece(text, trained, special, token_id))
         preview.tokens += 1
         preview.trained += trained
@@ -77,7 +77,8 @@ def preview_turns(turns):
     for index, text in enumerate(turns):
         assistant = index % 2 == 1
         role = "assistant" if assistant else "user"
-        preview.pieces += [Piece(f"<|{role}|>", False, role), Piece(text, assistant), Piece("<|EOT|>", assistant, "EOT")]
+        marker = ASSISTANT if assistant else USER
+        preview.pieces += [Piece(marker, False, role), Piece(text, assistant), Piece(EOT, assistant, "EOT")]
         preview.eot_trained += assistant
         preview.answers += assistant
     return preview

@@ -8,6 +8,16 @@ from django.conf import settings
 from django.db import models
 
 
+def seconds_text(seconds):
+    """"1 h 04 min", "3 min 12 s", "48 s"."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
 class TrainingRun(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -90,6 +100,11 @@ class TrainingRun(models.Model):
         return self.base_model.rstrip("/").rsplit("/", 1)[-1] if self.base_model.startswith("/") else self.base_model
 
     @property
+    def eta_text(self):
+        eta = (self.stats or {}).get("eta_s")
+        return seconds_text(eta) if isinstance(eta, (int, float)) else ""
+
+    @property
     def is_active(self):
         return self.status in self.ACTIVE
 
@@ -107,6 +122,10 @@ class TrainingRun(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+    @property
+    def duration_text(self):
+        return seconds_text(self.duration.total_seconds()) if self.duration is not None else ""
 
 
 class Checkpoint(models.Model):

@@ -264,12 +264,15 @@ class EngineRunner:
             losses = self.metrics.setdefault("epoch_loss", [])
             self.metrics["epoch_loss"] = losses[: event["epoch"] - 1] + [event["mean_loss"]]
             self.set(epoch=event["epoch"])
+            self.log(f"epoch {event['epoch']}: mean loss {event['mean_loss']:.4f}")
             self.flush(force=True)
         elif kind == "checkpoint":
             self.record_checkpoint(event["epoch"], event["step"], event["path"])
+            self.log(f"checkpoint of epoch {event['epoch']} (step {event['step']}): {event['path']}")
             self.flush(force=True)
         elif kind == "done":
             self.done = event
+            self.log(f"done: {event.get('steps')} steps in {event.get('elapsed_s')} s")
         elif kind == "error":
             self.engine_error = event.get("message") or event.get("type") or "error"
             self.log(f"error: {self.engine_error}")
@@ -287,6 +290,12 @@ class EngineRunner:
                 self.metrics = self.metrics_until(event.get("start_step", 0))
         else:
             self.metrics = {name: [] for name in (*SERIES, "epoch_loss")}
+        self.log(
+            f"start: {event.get('examples')} conversations ({event.get('trimmed', 0)} trimmed to max_length), "
+            f"{event.get('total_steps')} steps over {event.get('epochs')} epochs on {event.get('device')}"
+            + (f" × {event['world_size']}" if (event.get("world_size") or 1) > 1 else "")
+            + (f"; resumed from {resumed_from} at step {event.get('start_step')}" if resumed_from else "")
+        )
         self.set(
             recipe=event.get("recipe") or self.run.recipe, device=str(event.get("device", "")),
             world_size=event.get("world_size") or 1, total_steps=event.get("total_steps", 0),

@@ -1,0 +1,40 @@
+"""The geometry of a run's SVG charts: points inside the plot, gaps where the loss was not finite, epoch
+means as dots at the step that ended each epoch, long series thinned."""
+from training.charts import LEFT, MAX_POINTS, TOP, line_chart, loss_chart
+
+
+def _points(path):
+    return [tuple(float(v) for v in part[1:].split(",")) for part in path.split()]
+
+
+def test_the_line_spans_the_plot_with_the_lowest_value_at_the_bottom():
+    chart = line_chart([1, 2, 3], [3.0, 2.0, 1.0])
+    points = _points(chart.path)
+    assert points[0][0] == LEFT and points[-1][0] == chart.plot_right
+    assert points[0][1] < points[1][1] < points[2][1] <= chart.plot_bottom  # falling loss goes down the page
+    assert all(TOP <= y <= chart.plot_bottom for _, y in points)
+    assert [tick.label for tick in chart.x_ticks] == ["1", "3"]
+
+
+def test_a_step_without_a_finite_loss_breaks_the_line():
+    chart = line_chart([1, 2, 3, 4], [2.0, None, 1.5, 1.0])
+    assert [part[0] for part in chart.path.split()] == ["M", "M", "L"]
+
+
+def test_epoch_means_sit_on_the_step_that_ended_each_epoch():
+    metrics = {"step": [1, 2, 3, 4], "epoch": [1, 1, 2, 2], "loss": [4.0, 3.0, 2.5, 2.0], "epoch_loss": [3.5, 2.25]}
+    chart = loss_chart(metrics)
+    xs = [x for x, _ in _points(chart.path)]
+    assert [marker.x for marker in chart.markers] == [xs[1], xs[3]]
+    assert chart.markers[1].label == "epoch 2: mean loss 2.2500"
+
+
+def test_a_long_series_is_thinned_but_keeps_its_last_point():
+    steps = list(range(1, 5001))
+    chart = line_chart(steps, [1 / s for s in steps])
+    points = _points(chart.path)
+    assert len(points) <= MAX_POINTS + 1 and points[-1][0] == chart.plot_right
+
+
+def test_nothing_to_draw_gives_an_empty_chart():
+    assert line_chart([], []).empty and line_chart([1], [None]).empty
