@@ -42,6 +42,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -315,21 +316,21 @@ def _execute(run, tracker):
     seen = set()
     with tempfile.TemporaryFile(prefix="import-spool-") as spool:
         tracker.watch_files(_input_files(kind, run.file, parser_options), plan.passes)
-        for record in parser.iter_records(run.file, seed=seed, **parser_options):
-            tracker.location = record.location
-            record.external_id = _fit_external_id(record.external_id)
-            if record.reject_reason is None:
-                _check_conversation(record)
-            if record.reject_reason is None and record.external_id in seen:
-                record.reject_reason = DUPLICATE_RECORD
-            tracker.count_read()
-            if record.reject_reason is not None:
-                rejected.add(record)
-                continue
-            seen.add(record.external_id)
-            pickle.dump(record, spool, protocol=pickle.HIGHEST_PROTOCOL)
-            candidates.append(sampling.Candidate(record.external_id, record.domain, _rank(record)))
-        rejected.flush()
+        with rejected.streaming(tracker.thread is not None):
+            for record in parser.iter_records(run.file, seed=seed, **parser_options):
+                tracker.location = record.location
+                record.external_id = _fit_external_id(record.external_id)
+                if record.reject_reason is None:
+                    _check_conversation(record)
+                if record.reject_reason is None and record.external_id in seen:
+                    record.reject_reason = DUPLICATE_RECORD
+                tracker.count_read()
+                if record.reject_reason is not None:
+                    rejected.add(record)
+                    continue
+                seen.add(record.external_id)
+                pickle.dump(record, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                candidates.append(sampling.Candidate(record.external_id, record.domain, _rank(record)))
         del seen
 
         tracker.enter("sampling", progress=READING_SHARE)
@@ -516,56 +517,90 @@ def _input_files(kind, path, parser_options):
 
 
 class _RejectedWriter:
-    """RejectedRecord rows in batches; count-only reasons beyond the sample are just counted."""
+    """RejectedRecord rows in batches; count-only reasons beyond the sample are just counted.
+
+    Rows wait as plain tuples with their JSON already encoded: a dump's rejections run to millions, and a
+    model instance per row would cost more than writing it."""
 
     def __init__(self, run, tracker, sample):
         self.run, self.tracker, self.sample = run, tracker, sample
         self.stored = Counter()
         self.pending = []
+        self.postgresql = connection.vendor == "postgresql"
+        self.stream = None
+
+    @contextmanager
+    def streaming(self, allowed=True):
+        """On PostgreSQL, one COPY for the whole block, fed row by row and sent by psycopg's writer thread, so
+        the server stores rows while the parser reads on. Nothing else may use the connection meanwhile
+        (`allowed` is False when the progress is written from this thread). A failure aborts the COPY: none of
+        the block's rows are kept. Elsewhere, rows go in batches."""
+        if not (self.postgresql and allowed):
+            yield
+            self.flush()
+            return
+        from psycopg.copy import QueuedLibpqWriter
+
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(_COPY_REJECTED, writer=QueuedLibpqWriter(cursor.cursor)) as stream:
+                self.stream = stream
+                try:
+                    yield
+                finally:
+                    self.stream = None
 
     def add(self, record):
         reason = record.reject_reason[:100]
         self.tracker.count_rejected(reason)
-        if self.sample != "all" and is_count_only(reason) and self.stored[reason] >= self.sample:
+        if self.sample != "all" and self.stored[reason] >= self.sample and is_count_only(reason):
             return
         self.stored[reason] += 1
-        self.pending.append(RejectedRecord(
-            import_run=self.run,
-            external_id=record.external_id,
-            reason=reason,
-            turns=list(record.turns),
-            domain=record.domain[:200],
-            split=record.split if record.split in Example.Split.values else Example.Split.UNASSIGNED,
-            metadata=_json_safe(record.metadata),
-            location=record.location[-200:],
-        ))
+        row = (
+            self.run.pk,
+            record.external_id,
+            reason,
+            _json_text(list(record.turns)),
+            record.domain[:200],
+            record.split if record.split in _SPLITS else Example.Split.UNASSIGNED,
+            _json_text(record.metadata),
+            record.location[-200:],
+        )
+        if self.stream is not None:
+            self.stream.write_row(row)
+            return
+        self.pending.append(row)
         if len(self.pending) >= REJECTED_BATCH:
             self.flush()
 
     def flush(self):
         if not self.pending:
             return
-        if connection.vendor == "postgresql":
-            _copy_rejected(self.pending)
+        if self.postgresql:
+            with connection.cursor() as cursor, cursor.cursor.copy(_COPY_REJECTED) as copy:
+                for row in self.pending:
+                    copy.write_row(row)
         else:
-            RejectedRecord.objects.bulk_create(self.pending)
+            RejectedRecord.objects.bulk_create(
+                RejectedRecord(
+                    import_run_id=run_pk, external_id=external_id, reason=reason, turns=json.loads(turns),
+                    domain=domain, split=split, metadata=json.loads(metadata), location=location,
+                )
+                for run_pk, external_id, reason, turns, domain, split, metadata, location in self.pending
+            )
         self.pending = []
 
 
-_REJECTED_COLUMNS = ("import_run_id", "external_id", "reason", "turns", "domain", "split", "metadata", "location")
+_SPLITS = frozenset(Example.Split.values)
+# COPY writes RejectedRecord rows about 3x faster than a multi-row INSERT for rows of a few kB of JSON,
+# which is what a dump's rejected answers are.
+_COPY_REJECTED = (
+    f"COPY {RejectedRecord._meta.db_table} "
+    "(import_run_id, external_id, reason, turns, domain, split, metadata, location) FROM STDIN"
+)
 
 
-def _copy_rejected(rows):
-    """RejectedRecord rows through PostgreSQL's COPY: about 3x faster than a multi-row INSERT for rows of a few
-    kB of JSON, which is what a dump's rejected answers are."""
-    table = RejectedRecord._meta.db_table
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(_REJECTED_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((
-                    row.import_run_id, row.external_id, row.reason, json.dumps(row.turns, ensure_ascii=False),
-                    row.domain, row.split, json.dumps(row.metadata, ensure_ascii=False), row.location,
-                ))
+def _json_text(value):
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def is_count_only(reason):

@@ -105,3 +105,19 @@ def test_a_failure_while_saving_rolls_back_every_example_of_the_run(tmp_path, mo
     assert sum(batches) == 2  # written, then rolled back with the rest
     assert Example.objects.count() == 2
     assert all("Water just off" in example.conversation[1] for example in Example.objects.all())  # updates undone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rejected_records_written_before_the_bad_line_are_not_kept_either(tmp_path):
+    # Committed runs write rejections as they come (on PostgreSQL, one COPY stream): a failure drops them all.
+    rejected_row = {"messages": [{"role": "assistant", "content": "An answer to nothing."}]}
+    good_rows = [{"messages": [{"role": "user", "content": f"Hi {n}?"}, {"role": "assistant", "content": "Hello."}]}
+                 for n in range(2)]
+    path = write_jsonl(tmp_path / "chats.jsonl", [rejected_row] * 1500 + good_rows)
+    with open(path, "a") as out:
+        out.write("{not json}\n")
+
+    run = import_now("jsonl", path)
+
+    assert_failed_with_nothing_left(run, "chats.jsonl", "line 1503")
+    assert run.read_count == 1502 and run.rejected_by_reason == {"roles_not_alternating": 1500}
