@@ -32,6 +32,7 @@ from bench.ingest_data import write_posts_xml  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/lima_bench"
 RATIO_TARGET = 0.35
+RATIO_FILE_MB = 200
 RSS_TARGET_MB = 400
 
 
@@ -145,9 +146,13 @@ def main(argv=None):
               f"{run_only:>13,.0f} {run_only / bare:>6.2f} {r['peak_mb']:>10.0f} MB")
     print("  (b) is the whole `manage.py import_source` process (Django's start included); 'run only' is the")
     print(f"  ImportRun's started_at -> finished_at. Best of {args.repeat}; both read a file already in the page cache.")
-    ratios = [r["rows"] / r["import_s"] / (r["rows"] / r["bare_s"]) for r in results]
+    # The issue sets the ratio on a file of >= 200 MB; on smaller files the fixed costs (Python and Django
+    # starting, saving the 200-400 sampled examples) weigh more, and the table shows them too.
+    judged = [r for r in results if r["mb"] >= RATIO_FILE_MB] or results[-1:]
+    ratios = [r["bare_s"] / r["import_s"] for r in judged]
     peaks = [r["peak_mb"] for r in results]
-    print(f"target ratio >= {RATIO_TARGET}: {'met' if min(ratios) >= RATIO_TARGET else 'NOT met'} (lowest {min(ratios):.2f})")
+    print(f"target ratio >= {RATIO_TARGET} (whole process, files >= {RATIO_FILE_MB} MB): "
+          f"{'met' if min(ratios) >= RATIO_TARGET else 'NOT met'} (lowest {min(ratios):.2f})")
     print(f"target peak RSS < {RSS_TARGET_MB} MB: {'met' if max(peaks) < RSS_TARGET_MB else 'NOT met'} "
           f"(highest {max(peaks):.0f} MB)")
     if len(results) > 1:
