@@ -6,6 +6,8 @@ The same dict feeds the results page, the API (/api/studies/{id}/results/) and t
 """
 from __future__ import annotations
 
+import hashlib
+
 from django.core.cache import cache
 
 from . import stats
@@ -31,8 +33,10 @@ def run_summary(run) -> dict:
         version_id = checkpoint.run.dataset_version_id
     return {
         "id": run.pk, "name": run.name, "kind": run.kind, "split": run.split,
-        "checkpoint": None if checkpoint is None else {"id": checkpoint.pk, "epoch": checkpoint.epoch,
-                                                       "step": checkpoint.step},
+        "checkpoint": None if checkpoint is None else {
+            "id": checkpoint.pk, "epoch": checkpoint.epoch, "step": checkpoint.step,
+            "chosen": checkpoint.run.chosen_checkpoint_id == checkpoint.pk,
+        },
         "training_run": training_run_id,
         "dataset_version": version_id,
     }
@@ -55,10 +59,13 @@ def study_runs(study: Study) -> list:
 
 
 def study_results(study: Study, n_resamples: int = stats.N_RESAMPLES) -> dict:
-    """Everything the results page shows, cached until the study's labels change."""
+    """Everything the results page shows, cached until a label, the study's state or a chosen checkpoint changes."""
     labels = labels_of(study)
     latest = labels.order_by("-updated_at").values_list("updated_at", flat=True).first()
-    key = f"inference:results:{study.pk}:{labels.count()}:{latest and latest.isoformat()}:{n_resamples}"
+    chosen = list(study.study_runs.order_by("position").values_list("run__checkpoint__run__chosen_checkpoint_id",
+                                                                   flat=True))
+    state = f"{study.is_open}|{labels.count()}|{latest and latest.isoformat()}|{chosen}|{n_resamples}"
+    key = f"inference-results-{study.pk}-{hashlib.sha1(state.encode()).hexdigest()}"
     found = cache.get(key)
     if found is None:
         found = compute_results(study, n_resamples)

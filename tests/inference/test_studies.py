@@ -354,6 +354,8 @@ def test_the_admin_marks_the_winning_checkpoint_on_its_training_run(client_of, a
     assert answer.status_code == 302
     training.refresh_from_db()
     assert training.chosen_checkpoint == six
+    after = client.get(f"/studies/{study.pk}/").content.decode()
+    assert "chosen</span>" in after and "Choose epoch 6" not in after
 
 
 def test_an_annotator_cannot_choose_a_checkpoint(client_of, bob, tmp_path):
