@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inference.engine.generate import DecodingSettings
@@ -19,7 +21,8 @@ from inference.engine.jsonl import read_prompts
 
 from .models import Generation, GenerationRun
 
-PROMPT_SPLITS = ("dev", "test")  # LIMA: checkpoints chosen on dev (50 prompts), reported on test (300)
+PROMPT_SPLITS = ("dev", "test")
+STALE_SECONDS = 300  # a running run's runner beats every second; this long silent, nobody is running it  # LIMA: checkpoints chosen on dev (50 prompts), reported on test (300)
 # The decoding settings the engine's command line takes (min_new_tokens is the benchmark's only).
 SETTING_FIELDS = ("top_p", "temperature", "repetition_penalty", "max_new_tokens", "do_sample")
 
@@ -153,13 +156,15 @@ def enqueue_generation_run(run_pk: int) -> None:
 
 
 def cancel_generation_run(run: GenerationRun) -> GenerationRun:
-    """A queued run is cancelled at once; a running one is asked to stop (the runner ends the engine)."""
+    """A queued run is cancelled at once; a running one is asked to stop (the runner ends the engine), or
+    cancelled at once when its runner stopped beating (the worker died under it)."""
     Status = GenerationRun.Status
     now = timezone.now()
-    cancelled_queued = GenerationRun.objects.filter(pk=run.pk, status=Status.QUEUED).update(
-        status=Status.CANCELLED, cancel_requested=True, finished_at=now
-    )
-    if not cancelled_queued:
+    silent_since = now - timedelta(seconds=STALE_SECONDS)
+    ended = GenerationRun.objects.filter(pk=run.pk).filter(
+        Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=silent_since)
+    ).update(status=Status.CANCELLED, cancel_requested=True, finished_at=now)
+    if not ended:
         GenerationRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(cancel_requested=True)
     run.refresh_from_db()
     return run

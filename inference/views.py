@@ -26,7 +26,7 @@ from .access import (
 from .forms import (
     CheckpointSelectionForm, GenerationRunForm, ImportResponsesForm, LabelForm, PlaygroundForm, StudyForm,
 )
-from .models import Generation, GenerationRun, Study
+from .models import Generation, GenerationRun, Study, StudyItem
 from .services import (
     GenerationError, cancel_generation_run, choose_checkpoint, create_generation_run, import_responses, save_upload,
     start_checkpoint_selection,
@@ -326,7 +326,8 @@ def study_item(request, pk, position):
         raise PermissionDenied("Only annotators and admins label.")
     if request.method == "GET":
         return _panel(request, study, get_item_for_annotator(request, study, position))
-    item = get_item_for_annotator(request, study, position)
+    # Not get_item_for_annotator: a claim may have lapsed on an item that still needs this label.
+    item = get_object_or_404(StudyItem.objects.select_related("study", "left", "right"), study=study, position=position)
     form = LabelForm(request.POST)
     try:
         if not form.is_valid():
@@ -334,7 +335,8 @@ def study_item(request, pk, position):
         studies.record_label(item, request.user, form.cleaned_data["label"])
     except studies.StudyError as error:
         messages.error(request, str(error))
-        return _panel(request, study, item, status=422)
+        mine = studies.may_open(item, request.user)
+        return _panel(request, study, item if mine else studies.next_item(study, request.user), status=422)
     following = studies.step(study, request.user, item.position, +1)
     if not request.htmx:
         if following is None:

@@ -1,5 +1,6 @@
 """Generation runs: prompt sets, the engine subprocess and its progress, decoding settings reaching the
 engine, imported baselines, cancel, the pages, and a run through a real worker on the tiny model."""
+import io
 import json
 import sys
 import time
@@ -142,6 +143,40 @@ def test_a_queued_run_is_cancelled_at_once_and_never_starts(tmp_path):
 
 
 @pytest.mark.django_db
+def test_cancelling_a_running_run_asks_its_runner_unless_the_runner_is_gone(tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    version = make_version()
+    live = create_generation_run(model_path=str(tmp_path), dataset_version=version, split="dev")
+    dead = create_generation_run(model_path=str(tmp_path), dataset_version=version, split="dev")
+    GenerationRun.objects.filter(pk=live.pk).update(status="running", heartbeat_at=timezone.now())
+    GenerationRun.objects.filter(pk=dead.pk).update(status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
+
+    live, dead = cancel_generation_run(live), cancel_generation_run(dead)
+
+    assert (live.status, live.cancel_requested) == ("running", True)  # the runner stops the engine and says so
+    assert dead.status == "cancelled" and dead.finished_at is not None
+
+
+def test_run_engine_cancels_on_the_flag_the_runner_reads(tmp_path):
+    flag = tmp_path / "stop"
+    script = "import json, sys, time\nfor i in range(600):\n    time.sleep(0.05)\n"
+    checks = []
+
+    def should_cancel():
+        checks.append(1)
+        if len(checks) == 3:
+            flag.touch()
+        return flag.exists()
+
+    result = run_engine([sys.executable, "-c", script], lambda e: None, should_cancel, poll_seconds=0.05)
+
+    assert result.cancelled and len(checks) == 3
+
+
+@pytest.mark.django_db
 def test_checkpoint_selection_starts_one_run_per_checkpoint_on_the_dev_split(tmp_path):
     version = make_version()
     training = make_training_run(version, tmp_path, epochs=(4, 5, 6, 11))
@@ -191,6 +226,38 @@ def test_a_bad_response_file_is_refused_whole_naming_the_line(tmp_path):
     with pytest.raises(GenerationError, match="name the model"):
         import_responses(write_lines(tmp_path / "gpt.jsonl", [{"id": "a", "prompt": "p", "response": "x"}]))
     assert not GenerationRun.objects.exists() and not Generation.objects.exists()
+
+
+# --- Commands -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_generate_command_runs_a_checkpoint_over_a_prompt_file(tiny_checkpoint, tmp_path, generator):
+    from django.core.management import call_command
+
+    prompts = write_lines(tmp_path / "prompts.jsonl", [{"id": "coffee", "conversations": ["How do I brew coffee?"]}])
+    out = io.StringIO()
+
+    call_command("generate", "--model", str(tiny_checkpoint), "--prompts", str(prompts), "--greedy",
+                 "--max-new-tokens", "12", "--name", "tiny", stdout=out)
+
+    run = GenerationRun.objects.get()
+    assert "1 responses" in out.getvalue() and run.name == "tiny" and run.decoding["do_sample"] is False
+    greedy = DecodingSettings(max_new_tokens=12, do_sample=False)
+    assert run.generations.get().response == generator.generate([["How do I brew coffee?"]], greedy)[0]
+
+
+@pytest.mark.django_db
+def test_the_import_command_names_the_bad_line(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    good = write_lines(tmp_path / "alpaca.jsonl", [{"id": "q1", "prompt": "Hi?", "response": "Hello.", "model": "Alpaca"}])
+    call_command("import_responses", str(good), stdout=io.StringIO())
+    assert GenerationRun.objects.get().name == "Alpaca"
+
+    bad = write_lines(tmp_path / "bad.jsonl", [{"id": "q1", "prompt": "Hi?", "response": 3}])
+    with pytest.raises(CommandError, match="bad.jsonl:1: 'response' must be a string"):
+        call_command("import_responses", str(bad), "--name", "X")
 
 
 # --- Pages ----------------------------------------------------------------------------------------------

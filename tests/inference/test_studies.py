@@ -200,7 +200,10 @@ def test_an_annotator_cannot_open_an_item_that_is_not_theirs(client_of, alice, b
     next_item(study, alice)  # item 1 is Alice's
 
     assert client_of(bob).get(f"/studies/{study.pk}/items/1/").status_code == 403
-    assert client_of(bob).post(f"/studies/{study.pk}/items/1/", {"label": "A"}).status_code == 403
+    refused = client_of(bob).post(f"/studies/{study.pk}/items/1/", {"label": "A"}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 422
+    assert "has all the labels it needs" in refused.content.decode()
+    assert 'data-position="2"' in refused.content.decode()  # he is given the item that is his
     assert not Judgment.objects.exists()
 
 

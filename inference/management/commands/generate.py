@@ -21,7 +21,7 @@ class Command(BaseCommand):
         model.add_argument("--checkpoint", type=int, help="a training checkpoint's id")
         model.add_argument("--model", help="a model folder (save_pretrained layout, with the chat tokens)")
         prompts = parser.add_mutually_exclusive_group(required=True)
-        prompts.add_argument("--version", type=int, help="a ready dataset version's id")
+        prompts.add_argument("--dataset-version", type=int, help="a ready dataset version's id")
         prompts.add_argument("--prompts", help="a JSONL of {'conversations': [...], 'id'?}")
         parser.add_argument("--split", default="dev", choices=PROMPT_SPLITS)
         parser.add_argument("--name", default="")
@@ -40,10 +40,10 @@ class Command(BaseCommand):
             checkpoint = Checkpoint.objects.filter(pk=o["checkpoint"]).first()
             if checkpoint is None:
                 raise CommandError(f"No checkpoint #{o['checkpoint']}.")
-        if o["version"] is not None:
-            version = DatasetVersion.objects.filter(pk=o["version"], status=DatasetVersion.Status.READY).first()
+        if o["dataset_version"] is not None:
+            version = DatasetVersion.objects.filter(pk=o["dataset_version"], status=DatasetVersion.Status.READY).first()
             if version is None:
-                raise CommandError(f"No ready dataset version #{o['version']}.")
+                raise CommandError(f"No ready dataset version #{o['dataset_version']}.")
         try:
             run = create_generation_run(
                 name=o["name"], checkpoint=checkpoint, model_path=o["model"] or "", dataset_version=version,
