@@ -8,6 +8,7 @@ from django.db.models import F
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -51,8 +52,11 @@ class CanUseTrainingRuns(BasePermission):
         return user.has_perm(ACTION_PERMISSIONS.get(view.action, "training.view_trainingrun"))
 
 
-class Conflict(serializers.ValidationError):
+class Conflict(APIException):
+    """The run is not in a state that allows the verb (e.g. cancelling a finished run)."""
+
     status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -121,7 +125,7 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
         try:
             run = verb(run, request.user)
         except TrainingError as error:
-            raise Conflict({"detail": str(error)}) from error
+            raise Conflict(str(error)) from error
         return Response(TrainingRunSerializer(run).data)
 
 
