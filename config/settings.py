@@ -133,7 +133,9 @@ CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    # Late-acknowledged training tasks run for hours: a message is redelivered only after a day unacknowledged
+    # (the task's atomic queued->running claim makes a redelivery harmless anyway).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 24 * 3600}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # kombu's filesystem transport: a real broker shared by the web process and the worker through a folder.
