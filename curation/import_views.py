@@ -160,8 +160,15 @@ def _reasons(run):
     ]
 
 
+def _took(run):
+    if run.duration is None:
+        return ""
+    seconds = run.duration.total_seconds()
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
+
+
 def _status_context(run):
-    return {"run": run, "reasons": _reasons(run), "polling": run.status in ACTIVE}
+    return {"run": run, "reasons": _reasons(run), "polling": run.status in ACTIVE, "took": _took(run)}
 
 
 @require_GET
@@ -174,9 +181,11 @@ def import_detail(request, pk):
         page = Paginator(run.rejected_records.filter(reason=reason), PAGE_SIZE).get_page(request.GET.get("page"))
         context.update(reason=reason, page=page, records=_shown(page.object_list))
     else:
+        # Reasons whose records carry text (the ones worth rescuing) first; score-only ones last.
+        rows = sorted((row for row in context["reasons"] if row["stored"]), key=lambda row: row["count_only"])
         context["groups"] = [
             {**row, "records": _shown(run.rejected_records.filter(reason=row["reason"])[:PREVIEW_PER_REASON])}
-            for row in context["reasons"] if row["stored"]
+            for row in rows
         ]
     context["can_rescue"] = request.user.has_perm("curation.add_example")
     return render(request, "curation/import_detail.html", context)
