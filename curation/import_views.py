@@ -2,6 +2,7 @@
 (progress, counts per reason, rejected records grouped by reason, each with a rescue button)."""
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 
 from django import forms
@@ -12,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -23,6 +25,7 @@ ACTIVE = (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING)
 PREVIEW_PER_REASON = 5
 PAGE_SIZE = 25
 RUNS_SHOWN = 50
+STALLED_AFTER = timedelta(minutes=2)
 
 
 def requires(permission):
@@ -168,7 +171,11 @@ def _took(run):
 
 
 def _status_context(run):
-    return {"run": run, "reasons": _reasons(run), "polling": run.status in ACTIVE, "took": _took(run)}
+    # A worker killed mid-run (out of memory, a restart) leaves the run "running": say so when it goes quiet.
+    stalled = (run.status == ImportRun.Status.RUNNING and run.heartbeat_at is not None
+               and timezone.now() - run.heartbeat_at > STALLED_AFTER)
+    return {"run": run, "reasons": _reasons(run), "polling": run.status in ACTIVE, "took": _took(run),
+            "stalled": stalled}
 
 
 @require_GET

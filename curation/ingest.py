@@ -3,16 +3,19 @@
 The parsers (``curation.sources.<kind>``) do the cleaning and LIMA's filters and yield accepted and
 rejected records; this module is the Django edge around them, in three phases:
 
-1. **reading** - records stream in. Rejected ones are written as RejectedRecord rows in batches.
-   Accepted ones are checked (``normalize_turns``) and spooled to a temporary file; only their id,
-   domain and rank stay in memory, for the sampler.
+1. **reading** - records stream in. Rejected ones are written as RejectedRecord rows: in batches, or
+   on PostgreSQL through one COPY stream that the server stores while the parser reads on (they show
+   on the run's page once the file is read; the counts move all along). Accepted ones are checked
+   (``normalize_turns``) and spooled to a temporary file; only their id, domain and rank stay in
+   memory, for the sampler.
 2. **sampling** - ``curation.sampling.select_records`` picks the selection (seeded; per-kind LIMA
    targets, ``target``/``tau`` options). Accepted records not picked become rejected "not_sampled",
    so a person can still rescue one.
-3. **saving** - one transaction upserts the selection through ``curation.services``: new records
-   are created; an example whose content, metadata, domain and split are unchanged is left
-   untouched (no new revision); a changed one gets a revision (author None, note "re-import"); an
-   example a person edited (a Revision with an author) or reviewed is never overwritten.
+3. **saving** - one transaction upserts the selection: new records are created (the rows of
+   ``services.create_example``, three INSERTs a batch: example, turns, revision 1 "imported"); an
+   example whose content, metadata, domain and split are unchanged is left untouched (no new
+   revision); a changed one goes through ``services.edit_example`` (author None, note "re-import");
+   an example a person edited (a Revision with an author) or reviewed is never overwritten.
 
 A malformed file (``SourceFormatError``) or any other exception fails the run with a message
 naming the file and the line or offset. Nothing of a failed run is left behind: the examples are
@@ -21,7 +24,7 @@ written in phase 3 only, in one transaction, and the run's rejected records are 
 Rejected records and DB writes on huge dumps: rejections decided from a score or a deletion alone
 (``answer_score_below_10``, ``no_answer``, ``submission_removed``...) are the bulk of a real dump
 (stackoverflow: ~24M questions, most below LIMA's score 10) and carry no response to rescue (the
-Stack Exchange parser keeps only the title). Of those, the first ``rejected_sample`` (default 100)
+Stack Exchange parser gives them ids and a link, no text). Of those, the first ``rejected_sample`` (default 100)
 per reason are stored so a person can see what was turned down; the rest are only counted. Every
 other rejection is stored in full. ``rejected_sample="all"`` stores everything.
 
@@ -83,12 +86,11 @@ class KindPlan:
     """How one Source kind is read and sampled."""
 
     module: str
-    # Default sampling: a target per group, one target, or None to keep every accepted record
-    # (sources people choose from by hand, and ready-made conversation files).
+    # Default sampling: a target per group (groups from stem_sites.toml), one target, or None to keep
+    # every accepted record (sources people choose from by hand, and ready-made conversation files).
     targets: int | dict | None
     tau: float | None = sampling.DEFAULT_TAU
-    within: str = "top"
-    group_by_site: bool = False  # Stack Exchange: STEM / other groups from stem_sites.toml
+    within: str = "top"  # within a domain: best-ranked first, or at random
     passes: int = 1  # how many times the parser reads its input (for the progress bar)
     licence: str = ""
     url: str = ""
@@ -98,8 +100,7 @@ class KindPlan:
 PLANS = {
     # LIMA.md: 200 STEM + 200 other, across exchanges with tau = 3, highest-scoring questions first.
     Source.Kind.STACKEXCHANGE: KindPlan(
-        "curation.sources.stackexchange", dict(sampling.STACKEXCHANGE_TARGETS), group_by_site=True,
-        passes=2, licence="CC BY-SA", url="https://archive.org/details/stackexchange",
+        "curation.sources.stackexchange", dict(sampling.STACKEXCHANGE_TARGETS), passes=2, licence="CC BY-SA", url="https://archive.org/details/stackexchange",
     ),
     # LIMA.md: 200 articles, "first draw one of 19 categories, then an article in it" (uniform).
     Source.Kind.WIKIHOW: KindPlan(

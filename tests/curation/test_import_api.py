@@ -112,3 +112,23 @@ def test_rejected_records_are_listed_by_reason_and_rescued_through_the_api(bob, 
     assert refused.status_code == 403
     assert rescued.status_code == 201
     assert Example.objects.get(pk=rescued.json()["example"]).conversation[1] == "Because."
+
+
+def test_an_uploaded_site_archive_is_imported_under_the_site_its_name_says(alice, settings, tmp_path):
+    import py7zr
+
+    from curation.ingest import run_import
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    posts = write_posts(tmp_path / "dump", qa_rows(2)).read_bytes()
+    archive = tmp_path / "cooking.stackexchange.com.7z"
+    with py7zr.SevenZipFile(archive, "w") as out:
+        out.writestr(posts, "Posts.xml")
+    upload = SimpleUploadedFile("cooking.stackexchange.com.7z", archive.read_bytes())
+
+    response = api_as(alice).post("/api/imports/", {"kind": "stackexchange", "file": upload}, format="multipart")
+    run = run_import(ImportRun.objects.get(pk=response.json()["id"]))
+
+    assert response.json()["source"] == "cooking.stackexchange.com"
+    assert run.status == "succeeded" and run.created_count == 2
+    assert set(Example.objects.values_list("domain", flat=True)) == {"cooking.stackexchange.com"}

@@ -153,3 +153,16 @@ def test_outsiders_cannot_rescue_or_open_a_run(client_of, charlie, finished_run)
     assert client_of(charlie).get(f"/imports/{finished_run.pk}/").status_code == 403
     assert client_of(charlie).post(f"/imports/{finished_run.pk}/rejected/{record.pk}/rescue/").status_code == 403
     assert not Example.objects.filter(external_id=record.external_id).exists()
+
+
+def test_a_run_that_went_quiet_is_flagged_as_possibly_stalled(client_of, bob, finished_run):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ImportRun.objects.filter(pk=finished_run.pk).update(
+        status="running", phase="reading", heartbeat_at=timezone.now() - timedelta(minutes=10))
+
+    html = client_of(bob).get(f"/imports/{finished_run.pk}/").content.decode()
+
+    assert "may have stopped" in html
