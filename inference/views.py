@@ -167,6 +167,8 @@ def study_list(request):
 @require_http_methods(["GET", "POST"])
 @requires("inference.add_study")
 def study_new(request):
+    chosen = [int(pk) for pk in request.GET.get("runs", "").split(",") if pk.strip().isdigit()]
+    pending = GenerationRun.objects.filter(pk__in=chosen).exclude(status=GenerationRun.Status.SUCCEEDED)
     if request.method == "POST":
         form = StudyForm(request.POST)
         if form.is_valid():
@@ -183,12 +185,11 @@ def study_new(request):
                 messages.success(request, f"Study #{study.pk} is open with {study.items.count()} items.")
                 return redirect("inference-study", pk=study.pk)
     else:
-        chosen = [int(pk) for pk in request.GET.get("runs", "").split(",") if pk.strip().isdigit()]
         initial = {"first_run": chosen[0], "other_runs": chosen[1:]} if chosen else {}
         if len(chosen) > 2:
             initial["pairing"] = Study.Pairing.ALL  # checkpoints of one run: every pair
         form = StudyForm(initial=initial)
-    return render(request, "inference/study_new.html", {"form": form})
+    return render(request, "inference/study_new.html", {"form": form, "pending": pending})
 
 
 @require_GET

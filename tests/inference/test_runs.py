@@ -187,6 +187,22 @@ def test_checkpoint_selection_starts_one_run_per_checkpoint_on_the_dev_split(tmp
     assert {(r.split, r.seed, r.dataset_version_id, r.status) for r in runs} == {("dev", 3, version.pk, "queued")}
 
 
+@pytest.mark.django_db
+def test_the_selection_form_queues_the_runs_and_leads_to_the_study_form(client_of, alice, tmp_path):
+    version = make_version()
+    training = make_training_run(version, tmp_path, epochs=(5, 6))
+    client = client_of(alice)
+    form = {"action": "select", "training_run": training.pk, "split": "dev", "first_epoch": 5, "last_epoch": 10,
+            "seed": 0, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2, "max_new_tokens": 2048}
+
+    answer = client.post("/generations/", form)
+
+    runs = list(GenerationRun.objects.order_by("pk"))
+    assert [r.checkpoint.epoch for r in runs] == [5, 6]
+    assert answer["Location"] == f"/studies/new/?runs={runs[0].pk},{runs[1].pk}"
+    assert "Still generating" in client.get(answer["Location"]).content.decode()
+
+
 # --- Imported responses ---------------------------------------------------------------------------------
 
 
