@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from . import datasets
+from .datasets import MAX_ID
 from .export_jobs import ExportRequestError, check_export_request, job_path, start_export
 from .exports import EXPORT_FORMATS, SPLITS, content_type, file_name, iter_export_chunks
 from .models import DatasetVersion, Example, ExportJob, Source, Turn
@@ -100,6 +101,8 @@ class ExampleViewSet(CuratedAPI, viewsets.ModelViewSet):
         if value := _choice(self.request, "split", Example.Split.values):
             examples = examples.filter(split=value)
         if value := params.get("source"):
+            if value.isdigit() and int(value) > MAX_ID:
+                raise ValidationError({"source": f"No source has the id {value}."})
             examples = examples.filter(source_id=int(value)) if value.isdigit() else examples.filter(source__kind=value)
         if value := params.get("domain"):
             examples = examples.filter(domain=value)

@@ -1,8 +1,8 @@
 """Export formats of a frozen version, streamed in constant memory and deterministic.
 
 Rows are built from plain data (``ExportItem``); the only queries are in ``iter_export_items``, which
-walks a version's pinned revisions in item order with a server-side cursor. The same version and
-format always give the same bytes: item order is fixed at freezing, dicts are built in a fixed key
+walks a version's pinned revisions by example id with a server-side cursor. The same version and
+format always give the same bytes: the items never change once frozen, dicts are built in a fixed key
 order and JSON is written with fixed separators.
 
 JSONL formats (one object a line): ``lima``, ``openai``, ``sharegpt``, ``alpaca``. Each line also
@@ -143,7 +143,9 @@ def iter_version_conversations(version, split=None):
     """(item, turns, source_kind) for each item of a frozen version, in a stable order, from pinned revisions."""
     from .models import DatasetItem
 
-    items = DatasetItem.objects.filter(version=version).select_related("revision", "example__source").order_by("pk")
+    items = (
+        DatasetItem.objects.filter(version=version).select_related("revision", "example__source").order_by("example_id")
+    )
     if split:
         items = items.filter(split=split)
     for item in items.iterator(chunk_size=1000):
@@ -151,13 +153,13 @@ def iter_version_conversations(version, split=None):
 
 
 def iter_export_items(version, split=None, chunk_size=QUERY_CHUNK) -> Iterator[ExportItem]:
-    """ExportItems of a version in item order; tuples rather than model instances, for speed."""
+    """ExportItems of a version by example id (a stable order); tuples rather than model instances, for speed."""
     from .models import DatasetItem
 
     items = DatasetItem.objects.filter(version=version)
     if split:
         items = items.filter(split=split)
-    rows = items.order_by("pk").values_list(
+    rows = items.order_by("example_id").values_list(
         "example_id", "split", "revision__turns", "revision__number", "example__external_id",
         "example__metadata", "example__source__kind", "example__source__name", "example__source__licence",
     )

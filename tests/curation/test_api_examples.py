@@ -148,3 +148,8 @@ def test_revisions_are_listed_newest_first_with_their_content(api, alice):
     history = api.get(f"/api/examples/{example.pk}/revisions/").json()
     assert [(r["number"], r["author"]) for r in history] == [(2, "bob"), (1, "alice")]
     assert history[0]["turns"] == ["What is a roux?", "Flour cooked in fat."]
+
+
+def test_an_impossible_source_id_is_a_clear_400_not_a_crash(api):
+    refused = api.get(f"/api/examples/?source={10**25}")
+    assert refused.status_code == 400 and "source" in refused.json()

@@ -174,8 +174,14 @@ def test_bad_selections_and_empty_ones_are_refused_naming_the_field():
     with pytest.raises(FreezeError) as bad_split:
         Selection.from_dict({"splits": ["validation"]})
     assert bad_split.value.field == "splits" and "validation" in str(bad_split.value)
+    with pytest.raises(FreezeError) as bad_source:
+        Selection.from_dict({"sources": ["wikihow", str(10**25)]})
+    assert bad_source.value.field == "sources" and str(10**25) in str(bad_source.value)
     with pytest.raises(FreezeError, match="no examples"):
         freeze_version("empty")
+    make(["Q?", "A."], tags=["here"])
+    with pytest.raises(FreezeError, match="no examples"):  # found by schemathesis: no example has the tag
+        freeze_version("no such tag", selection=Selection(tags=("elsewhere",)))
     with pytest.raises(FreezeError) as nameless:
         freeze_version("  ")
     assert nameless.value.field == "name"

@@ -79,6 +79,6 @@ def wsgi_keeps_the_test_connection():
 
 
 @schema.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_no_operation_answers_with_a_server_error(case, seeded, wsgi_keeps_the_test_connection):
     case.call_and_validate(headers={"Authorization": f"Token {seeded}"}, checks=[not_a_server_error])
