@@ -13,7 +13,9 @@ ROLE_PERMISSIONS = {
         "curation": ["view_*", "add_example", "change_example", "add_turn", "change_turn", "delete_turn",
                      "add_review", "add_revision"],
         "training": ["view_*"],
-        "inference": ["view_*", "add_judgment", "change_judgment", "add_rating", "change_rating"],
+        # Not the generation runs: who wrote which response stays hidden from the people judging them.
+        "inference": ["view_study", "view_studyitem", "add_judgment", "change_judgment", "add_rating",
+                      "change_rating"],
     },
     ADMIN: {
         "curation": ["*"],

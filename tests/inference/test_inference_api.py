@@ -36,14 +36,18 @@ def test_the_permission_matrix(api, alice, bob, charlie, tmp_path, settings):
     study = create_study(name="s", runs=[a, b])
     run_body = {"model_path": str(tmp_path), "prompts": [{"id": "p1", "conversations": ["Hi?"]}]}
     study_body = {"name": "new", "runs": [a.pk, b.pk]}
-    reads = ["/api/generation-runs/", f"/api/generation-runs/{a.pk}/", f"/api/generation-runs/{a.pk}/generations/",
-             "/api/studies/", f"/api/studies/{study.pk}/"]
+    run_reads = ["/api/generation-runs/", f"/api/generation-runs/{a.pk}/", f"/api/generation-runs/{a.pk}/generations/"]
+    study_reads = ["/api/studies/", f"/api/studies/{study.pk}/"]
 
-    for url in reads:
+    for url in run_reads + study_reads:
         assert api().get(url).status_code == 401, url
         assert api(charlie).get(url).status_code == 403, url
-        assert api(bob).get(url).status_code == 200, url
         assert api(alice).get(url).status_code == 200, url
+    for url in study_reads:
+        assert api(bob).get(url).status_code == 200, url
+    for url in run_reads:
+        # Annotators judge blind: the runs would tell them which model wrote which response.
+        assert api(bob).get(url).status_code == 403, url
     for user, expected in ((None, 401), (charlie, 403), (bob, 403)):
         assert api(user).post("/api/generation-runs/", run_body, format="json").status_code == expected
         assert api(user).post("/api/studies/", study_body, format="json").status_code == expected
