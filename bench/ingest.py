@@ -9,6 +9,9 @@ lengths and answers per question drawn from the real dumps, so most answers fail
   (b) the full import, `manage.py import_source stackexchange FOLDER --json`, into PostgreSQL, in a child
       process whose peak RSS is read from os.wait4's rusage.
 
+For the record, (c) times the Stack Exchange parser alone (curation.sources.stackexchange.iter_records, no
+database) in a child process, to show how (b)'s time splits between parsing and the database side.
+
 Printed: rows/s of each, the ratio b/a (on the child's wall clock, Django's start included, and on the
 ImportRun's own duration), and (b)'s peak RSS per size. Each pass runs `--repeat` times (default 3) and the
 best time counts, the usual way to measure on a shared machine; the load average is printed beside. Targets (issue 3): ratio >= 0.35; peak RSS < 400 MB
@@ -76,6 +79,23 @@ def ensure_database(env):
         raise SystemExit(f"migrate failed:\n{err}")
 
 
+PARSER_ONLY = (
+    "import sys, time\n"
+    "from curation.sources.stackexchange import iter_records\n"
+    "started = time.perf_counter()\n"
+    "count = sum(1 for _ in iter_records(sys.argv[1]))\n"
+    "print(count, time.perf_counter() - started)\n"
+)
+
+
+def parser_only(folder, env):
+    """(c): the parser's records, counted and dropped, timed inside a child process."""
+    code, out, err, _, _ = run_child([sys.executable, "-c", PARSER_ONLY, str(folder)], env)
+    if code:
+        raise SystemExit(f"the parser failed:\n{err}")
+    return float(out.split()[1])
+
+
 def import_duration(env, run_id):
     """The ImportRun's own started_at -> finished_at, read in a child so this process stays Django-free."""
     code = (f"from curation.models import ImportRun; r = ImportRun.objects.get(pk={run_id}); "
@@ -111,8 +131,9 @@ def measure(megabytes, env, folder, repeat):
         imports.append((seconds, import_duration(env, summary["import_run"]), peak_mb, summary))
         print(f"  (a) {bare[attempt][1]:.2f} s, (b) {seconds:.2f} s (run {imports[-1][1]:.2f} s), "
               f"peak RSS {peak_mb:.0f} MB, load {os.getloadavg()[0]:.1f}", flush=True)
+    parser_seconds = min(parser_only(site_folder, env) for _ in range(repeat))
     return {
-        "mb": posts.stat().st_size / 1e6, "rows": rows, "bare_s": min(s for _, s in bare),
+        "mb": posts.stat().st_size / 1e6, "rows": rows, "bare_s": min(s for _, s in bare), "parser_s": parser_seconds,
         "import_s": min(i[0] for i in imports), "run_s": min(i[1] for i in imports),
         "peak_mb": max(i[2] for i in imports), "summary": imports[-1][3],
     }
@@ -144,6 +165,9 @@ def main(argv=None):
         bare, full, run_only = r["rows"] / r["bare_s"], r["rows"] / r["import_s"], r["rows"] / r["run_s"]
         print(f"{r['mb']:>6.0f}MB {r['rows']:>10,} {bare:>16,.0f} {full:>18,.0f} {full / bare:>10.2f} "
               f"{run_only:>13,.0f} {run_only / bare:>6.2f} {r['peak_mb']:>10.0f} MB")
+    for r in results:
+        print(f"{r['mb']:>6.0f}MB: (c) parser alone {r['rows'] / r['parser_s']:,.0f} rows/s (ratio {r['bare_s'] / r['parser_s']:.2f});"
+              f" of (b)'s run, parsing {r['parser_s']:.1f} s, the rest {max(r['run_s'] - r['parser_s'], 0):.1f} s")
     print("  (b) is the whole `manage.py import_source` process (Django's start included); 'run only' is the")
     print(f"  ImportRun's started_at -> finished_at. Best of {args.repeat}; both read a file already in the page cache.")
     # The issue sets the ratio on a file of >= 200 MB; on smaller files the fixed costs (Python and Django
