@@ -370,3 +370,19 @@ def test_bar_charts_rank_categories_and_fold_the_tail_into_others():
     columns = histogram([{"up_to_tokens": 64, "examples": 1}, {"up_to_tokens": 256, "examples": 4}]).columns
     assert [column.label for column in columns] == ["≤64", "≤128", "≤256"]
     assert columns[2].height == 4 * columns[0].height and columns[1].height == 0
+
+
+def test_a_configured_tokenizer_counts_the_manifest_tokens(settings, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    # given: a word-level tokenizer, saved the way any Hugging Face tokenizer.json is
+    tokenizer = Tokenizer(models.WordLevel({"[UNK]": 0, "how": 1, "to": 2, "knit": 3}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.save(str(tmp_path / "tokenizer.json"))
+    settings.DATASET_TOKENIZER = str(tmp_path)
+    make(["How to knit ?", "Loop the yarn twice"])
+
+    tokens = freeze_version("counted").version.manifest["tokens"]
+
+    assert tokens["method"] == "tokenizer: " + tmp_path.name
+    assert (tokens["prompt"]["total"], tokens["response"]["total"]) == (4, 4)
