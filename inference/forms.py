@@ -3,7 +3,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from curation.models import DatasetVersion
-from inference.engine.generate import DecodingSettings
+from inference.engine.decoding import DecodingSettings
 from training.models import Checkpoint, TrainingRun
 
 from .models import GenerationRun, Study

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inference.engine.generate import DecodingSettings
+from inference.engine.decoding import DecodingSettings
 from inference.engine.jsonl import read_prompts
 
 from .models import Generation, GenerationRun
