@@ -1,11 +1,9 @@
 """Pages of dataset versions: /datasets/ (list; freeze form with a check preview for admins), /datasets/<id>/
 (manifest, charts, exports) and /datasets/<a>/diff/<b>/. Exports themselves are the API's streamed endpoint."""
 import os
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +14,7 @@ from .dataset_charts import hbar_chart, histogram
 from .export_jobs import ExportRequestError, start_export
 from .exports import EXPORT_FORMATS, SPLITS, file_name
 from .models import DatasetVersion, Example, ExportJob, Source
+from curation.roles import requires
 
 DIFF_ROWS_SHOWN = 100
 FORMAT_NOTES = {
@@ -28,20 +27,6 @@ FORMAT_NOTES = {
 }
 
 
-def requires(permission):
-    """Log in first; then the permission (the roles grant it), else 403."""
-
-    def decorate(view):
-        @wraps(view)
-        @login_required
-        def wrapped(request, *args, **kwargs):
-            if not request.user.has_perm(permission):
-                raise PermissionDenied(f"You need the {permission} permission.")
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
 
 
 def get_version_for_user(request, pk):

@@ -3,11 +3,9 @@
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -20,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .ingest import KINDS, ImportOptionError, is_count_only, rescue_record, save_upload, start_import
 from .models import ImportRun, RejectedRecord, Source
 from .text import render_markdown
+from curation.roles import requires
 
 ACTIVE = (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING)
 PREVIEW_PER_REASON = 5
@@ -28,20 +27,6 @@ RUNS_SHOWN = 50
 STALLED_AFTER = timedelta(minutes=2)
 
 
-def requires(permission):
-    """Log in first; then the permission, else 403."""
-
-    def decorate(view):
-        @wraps(view)
-        @login_required
-        def wrapped(request, *args, **kwargs):
-            if not request.user.has_perm(permission):
-                raise PermissionDenied(f"You need the {permission} permission.")
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
 
 
 def get_import_run_for_user(request, pk):

@@ -1,8 +1,11 @@
 """The two roles, as Django groups with permissions: annotators write, edit and review; admins also import,
 freeze versions and start training."""
 from fnmatch import fnmatch
+from functools import wraps
 
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 
 ANNOTATOR = "annotator"
 ADMIN = "admin"
@@ -58,3 +61,32 @@ def role_of(user):
 
 def is_admin(user):
     return role_of(user) == ADMIN
+
+
+def requires(permission):
+    """View decorator: log in first; then `permission` (which the roles grant), else 403."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perm(permission):
+                raise PermissionDenied(f"You need the {permission} permission.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def requires_role(view):
+    """View decorator: log in first; then an annotator or admin role, else 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not role_of(request.user):
+            raise PermissionDenied("Your account has no role yet: ask an admin to make you an annotator.")
+        return view(request, *args, **kwargs)
+
+    return wrapped

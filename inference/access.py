@@ -4,45 +4,18 @@ Admins start generation runs and studies; annotators label and view; an account 
 nothing. An annotator sees a study's results only once nothing is left for them to label (or the
 study is closed): nobody sees how others judged before judging.
 """
-from functools import wraps
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from curation.roles import is_admin, role_of
+from curation.roles import is_admin, requires, requires_role  # noqa: F401 - views import them from here
 
 from . import studies
 from .models import GenerationRun, Study, StudyItem
 
 
-def requires(permission):
-    """Log in first; then the permission, else 403."""
-
-    def decorate(view):
-        @wraps(view)
-        @login_required
-        def wrapped(request, *args, **kwargs):
-            if not request.user.has_perm(permission):
-                raise PermissionDenied(f"You need the {permission} permission.")
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
 
 
-def requires_role(view):
-    """Log in first; then an annotator or admin role, else 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not role_of(request.user):
-            raise PermissionDenied("Your account has no role yet: ask an admin to make you an annotator.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def get_run_for_user(request, pk):
