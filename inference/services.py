@@ -5,7 +5,6 @@ on the worker.
 """
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +17,7 @@ from django.utils import timezone
 
 from inference.engine.decoding import DecodingSettings
 from inference.engine.jsonl import read_prompts
+from training.engine.jsonl_rows import iter_json_objects
 
 from .models import Generation, GenerationRun
 
@@ -178,42 +178,28 @@ def read_external_responses(path) -> list[dict]:
     as written by `python -m inference.engine` or by any other model's script."""
     path = Path(path)
     rows, seen = [], {}
-    try:
-        lines = path.open(encoding="utf-8")
-    except OSError as error:
-        raise GenerationError(f"{path}: {error.strerror or error}") from None
-    with lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            where = f"{path.name}:{number}"
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise GenerationError(f"{where}: not valid JSON ({error})") from None
-            if not isinstance(row, dict):
-                raise GenerationError(f"{where}: expected an object")
-            key = row.get("id", row.get("prompt_id"))
-            if not isinstance(key, (str, int)) or isinstance(key, bool) or str(key) == "":
-                raise GenerationError(f"{where}: 'id' (the prompt's id) must be a string or an integer")
-            key = str(key)
-            if key in seen:
-                raise GenerationError(f"{where}: prompt id {key!r} already used on line {seen[key]}")
-            seen[key] = number
-            if not isinstance(row.get("response"), str):
-                raise GenerationError(f"{where}: 'response' must be a string")
-            turns = row.get("conversations")
-            if turns is None and isinstance(row.get("prompt"), str):
-                turns = [row["prompt"]]
-            if turns is not None and (not isinstance(turns, list) or not all(isinstance(t, str) for t in turns)):
-                raise GenerationError(f"{where}: 'conversations' must be a list of strings")
-            if turns is not None and len(turns) % 2 == 0:
-                turns = turns[:-1]
-            model = row.get("model")
-            if model is not None and not isinstance(model, str):
-                raise GenerationError(f"{where}: 'model' must be a string")
-            rows.append({"key": key, "turns": turns or None, "response": row["response"], "model": model,
-                         "where": where})
+    for where, number, row in iter_json_objects(path, GenerationError, label=path.name):
+        key = row.get("id", row.get("prompt_id"))
+        if not isinstance(key, (str, int)) or isinstance(key, bool) or str(key) == "":
+            raise GenerationError(f"{where}: 'id' (the prompt's id) must be a string or an integer")
+        key = str(key)
+        if key in seen:
+            raise GenerationError(f"{where}: prompt id {key!r} already used on line {seen[key]}")
+        seen[key] = number
+        if not isinstance(row.get("response"), str):
+            raise GenerationError(f"{where}: 'response' must be a string")
+        turns = row.get("conversations")
+        if turns is None and isinstance(row.get("prompt"), str):
+            turns = [row["prompt"]]
+        if turns is not None and (not isinstance(turns, list) or not all(isinstance(t, str) for t in turns)):
+            raise GenerationError(f"{where}: 'conversations' must be a list of strings")
+        if turns is not None and len(turns) % 2 == 0:
+            turns = turns[:-1]
+        model = row.get("model")
+        if model is not None and not isinstance(model, str):
+            raise GenerationError(f"{where}: 'model' must be a string")
+        rows.append({"key": key, "turns": turns or None, "response": row["response"], "model": model,
+                     "where": where})
     if not rows:
         raise GenerationError(f"{path.name}: no responses")
     return rows

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.engine.jsonl_rows import iter_json_objects
+
 
 @dataclass(frozen=True)
 class Prompt:
@@ -31,31 +33,23 @@ def read_prompts(path) -> list[Prompt]:
     path = Path(path)
     prompts: list[Prompt] = []
     seen: dict[object, int] = {}
-    with path.open(encoding="utf-8") as lines:
-        for line_number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise ValueError(f"{where}: not valid JSON ({error})") from None
-            if not isinstance(row, dict) or "conversations" not in row:
-                raise ValueError(f"{where}: expected an object with a 'conversations' field")
-            turns = row["conversations"]
-            if not isinstance(turns, list) or not all(isinstance(t, str) for t in turns):
-                raise ValueError(f"{where}: 'conversations' must be a list of strings")
-            if len(turns) % 2 == 0:
-                turns = turns[:-1]  # ends with the assistant: answer the user turn before it
-            if not turns:
-                raise ValueError(f"{where}: 'conversations' holds no user turn")
-            prompt_id = row.get("id", line_number)
-            if not isinstance(prompt_id, (str, int)) or isinstance(prompt_id, bool):
-                raise ValueError(f"{where}: 'id' must be a string or an integer, got {prompt_id!r}")
-            if prompt_id in seen:
-                raise ValueError(f"{where}: id {prompt_id!r} already used on line {seen[prompt_id]}")
-            seen[prompt_id] = line_number
-            prompts.append(Prompt(prompt_id, turns))
+    for where, line_number, row in iter_json_objects(path):
+        if "conversations" not in row:
+            raise ValueError(f"{where}: expected an object with a 'conversations' field")
+        turns = row["conversations"]
+        if not isinstance(turns, list) or not all(isinstance(t, str) for t in turns):
+            raise ValueError(f"{where}: 'conversations' must be a list of strings")
+        if len(turns) % 2 == 0:
+            turns = turns[:-1]  # ends with the assistant: answer the user turn before it
+        if not turns:
+            raise ValueError(f"{where}: 'conversations' holds no user turn")
+        prompt_id = row.get("id", line_number)
+        if not isinstance(prompt_id, (str, int)) or isinstance(prompt_id, bool):
+            raise ValueError(f"{where}: 'id' must be a string or an integer, got {prompt_id!r}")
+        if prompt_id in seen:
+            raise ValueError(f"{where}: id {prompt_id!r} already used on line {seen[prompt_id]}")
+        seen[prompt_id] = line_number
+        prompts.append(Prompt(prompt_id, turns))
     if not prompts:
         raise ValueError(f"{path}: no prompts")
     return prompts

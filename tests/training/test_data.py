@@ -105,7 +105,7 @@ def test_reading_bad_data_names_the_file_and_line(tmp_path):
     with pytest.raises(DataError, match=rf"{path}:1: 'conversations' must be a list of strings"):
         read_conversations(path)
     path.write_text("not json\n")
-    with pytest.raises(DataError, match=rf"{path}:1: not JSON"):
+    with pytest.raises(DataError, match=rf"{path}:1: not valid JSON"):
         read_conversations(path)
     with pytest.raises(DataError, match="cannot read"):
         read_conversations(tmp_path / "missing.jsonl")

@@ -13,7 +13,6 @@ A trailing user turn with no answer trains nothing and is dropped.
 """
 
 import hashlib
-import json
 import math
 import random
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from training.engine import chat
+from training.engine.jsonl_rows import iter_json_objects
 
 IGNORE_INDEX = -100
 
@@ -45,25 +45,13 @@ def read_conversations(path) -> list[list[str]]:
     """The conversations of a JSONL file of {"conversations": [user, assistant, ...]} rows (LIMA's format)."""
     path = Path(path)
     conversations = []
-    try:
-        lines = path.open(encoding="utf-8")
-    except OSError as error:
-        raise DataError(f"{path}: cannot read the training data ({error.strerror})") from None
-    with lines:
-        for line_number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise DataError(f"{where}: not JSON ({error})") from None
-            turns = row.get("conversations") if isinstance(row, dict) else None
-            if not isinstance(turns, list) or not all(isinstance(turn, str) for turn in turns):
-                raise DataError(f"{where}: 'conversations' must be a list of strings (user, assistant, ...)")
-            if len(turns) < 2:
-                raise DataError(f"{where}: a training conversation needs a user turn and an assistant turn")
-            conversations.append(turns)
+    for where, _, row in iter_json_objects(path, DataError):
+        turns = row.get("conversations")
+        if not isinstance(turns, list) or not all(isinstance(turn, str) for turn in turns):
+            raise DataError(f"{where}: 'conversations' must be a list of strings (user, assistant, ...)")
+        if len(turns) < 2:
+            raise DataError(f"{where}: a training conversation needs a user turn and an assistant turn")
+        conversations.append(turns)
     if not conversations:
         raise DataError(f"{path}: no conversations")
     return conversations
