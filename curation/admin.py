@@ -1,6 +1,9 @@
 from django.contrib import admin
 
-from .models import DatasetItem, DatasetVersion, Example, ImportRun, RejectedRecord, Review, Revision, Source, Turn
+from .models import (
+    CompositionTarget, DatasetItem, DatasetVersion, Example, ExportJob, ImportRun, RejectedRecord, Review, Revision,
+    Source, Turn,
+)
 
 
 @admin.register(Source)
@@ -71,3 +74,17 @@ class DatasetVersionAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["name", "content_hash"]
     inlines = [DatasetItemInline]
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "version", "format", "split", "status", "rows_written", "total_rows", "created_by", "created_at"]
+    list_filter = ["status", "format"]
+    search_fields = ["version__name", "file", "error"]
+
+
+@admin.register(CompositionTarget)
+class CompositionTargetAdmin(admin.ModelAdmin):
+    list_display = ["split", "bucket", "target", "updated_by", "updated_at"]
+    list_filter = ["split"]
+    search_fields = ["bucket"]

@@ -15,6 +15,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
 class GenerationAdmin(admin.ModelAdmin):
     list_display = ("id", "run", "position", "prompt_key", "model_name")
     list_filter = ("run",)
+    search_fields = ("prompt_key", "model_name", "response")
     raw_id_fields = ("run", "dataset_item")
 
 
@@ -28,6 +29,7 @@ class StudyRunInline(admin.TabularInline):
 class StudyAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "kind", "overlap", "is_open", "created_at")
     list_filter = ("kind", "is_open")
+    search_fields = ("name",)
     inlines = [StudyRunInline]
 
 
@@ -35,6 +37,7 @@ class StudyAdmin(admin.ModelAdmin):
 class StudyItemAdmin(admin.ModelAdmin):
     list_display = ("id", "study", "position", "prompt_key", "left", "right")
     list_filter = ("study",)
+    search_fields = ("prompt_key",)
     raw_id_fields = ("left", "right")
 
 
@@ -42,6 +45,7 @@ class StudyItemAdmin(admin.ModelAdmin):
 class JudgmentAdmin(admin.ModelAdmin):
     list_display = ("id", "item", "annotator", "label", "updated_at")
     list_filter = ("label",)
+    search_fields = ("annotator__username", "item__prompt_key")
     raw_id_fields = ("item",)
 
 
@@ -49,4 +53,5 @@ class JudgmentAdmin(admin.ModelAdmin):
 class RatingAdmin(admin.ModelAdmin):
     list_display = ("id", "item", "annotator", "label", "updated_at")
     list_filter = ("label",)
+    search_fields = ("annotator__username", "item__prompt_key")
     raw_id_fields = ("item",)

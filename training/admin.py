@@ -25,5 +25,6 @@ class TrainingRunAdmin(admin.ModelAdmin):
 @admin.register(Checkpoint)
 class CheckpointAdmin(admin.ModelAdmin):
     list_display = ["id", "run", "epoch", "step", "path", "created_at"]
-    search_fields = ["path"]
+    list_filter = ["epoch", "run__status"]
+    search_fields = ["path", "run__name"]
     raw_id_fields = ["run"]
