@@ -11,8 +11,8 @@ rejected records; this module is the Django edge around them, in three phases:
 2. **sampling** - ``curation.sampling.select_records`` picks the selection (seeded; per-kind LIMA
    targets, ``target``/``tau`` options). Accepted records not picked become rejected "not_sampled",
    so a person can still rescue one.
-3. **saving** - one transaction upserts the selection: new records are created (the rows of
-   ``services.create_example``, three INSERTs a batch: example, turns, revision 1 "imported"); an
+3. **saving** - one transaction upserts the selection: new records are created
+   (``services.create_examples_bulk``: three INSERTs a batch, example, turns, revision 1 "imported"); an
    example whose content, metadata, domain and split are unchanged is left untouched (no new
    revision); a changed one goes through ``services.edit_example`` (author None, note "re-import");
    an example a person edited (a Revision with an author) or reviewed is never overwritten.
@@ -56,9 +56,10 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from . import sampling
-from .models import Example, ImportRun, RejectedRecord, Review, Revision, Source, Turn
+from .models import Example, ImportRun, RejectedRecord, Review, Revision, Source
 from .services import (
-    ROLES, StaleEdit, content_hash, create_example, edit_example, get_or_create_source, normalize_turns,
+    StaleEdit, content_hash, create_example, create_examples_bulk, edit_example, get_or_create_source,
+    normalize_turns,
 )
 from .sources.records import Record, SourceFormatError
 
@@ -424,28 +425,13 @@ def _upsert(run, records, tracker):
 
 
 def _create_examples(run, records):
-    """services.create_example for a batch, in three INSERTs instead of four queries an example: the
-    same rows (the example at version 1, its turns, revision 1 by no author, note "imported")."""
-    examples = [
-        Example(
-            source=run.source, external_id=record.external_id, import_run=run, domain=record.domain[:200],
-            status=Example.Status.CANDIDATE, split=record.split, tags=[], metadata=metadata, version=1,
-            content_hash=content_hash(record.turns),
-        )
-        for record, metadata in records
-    ]
-    Example.objects.bulk_create(examples)
-    Turn.objects.bulk_create(
-        Turn(example=example, position=i, role=ROLES[i % 2], text=text)
-        for example, (record, _) in zip(examples, records) for i, text in enumerate(record.turns)
-    )
-    Revision.objects.bulk_create(
-        Revision(
-            example=example, number=1, author=None, note="imported", turns=list(record.turns),
-            status=example.status, split=example.split, domain=example.domain, tags=[],
-            content_hash=example.content_hash,
-        )
-        for example, (record, _) in zip(examples, records)
+    create_examples_bulk(
+        (
+            {"turns": record.turns, "external_id": record.external_id, "domain": record.domain[:200],
+             "split": record.split, "metadata": metadata}
+            for record, metadata in records
+        ),
+        source=run.source, import_run=run, author=None, note="imported",
     )
 
 

@@ -118,6 +118,52 @@ def create_example(
 
 
 @transaction.atomic
+def create_examples_bulk(rows, *, source, import_run=None, author=None, note="imported"):
+    """create_example for many examples at once (imports): the same rows, written in three INSERTs
+    (examples, turns, revisions) rather than four queries an example.
+
+    Each row is a mapping of create_example's per-example arguments (``turns`` required; ``external_id``,
+    ``domain``, ``split``, ``status``, ``tags``, ``metadata`` with its defaults). The same rules: turns
+    normalised (a broken conversation refuses the whole batch), content hash, version 1, revision 1 by
+    `author` with `note`. Returns the examples, saved, in the order of `rows`."""
+    keys = {"turns", "external_id", "domain", "split", "status", "tags", "metadata"}
+    examples, conversations = [], []
+    for row in rows:
+        unknown = set(row) - keys
+        if unknown:
+            raise TypeError(f"create_examples_bulk: unknown key(s) {', '.join(sorted(unknown))} in a row")
+        texts = normalize_turns(row["turns"])
+        examples.append(Example(
+            source=source,
+            external_id=row.get("external_id") or uuid.uuid4().hex,
+            import_run=import_run,
+            domain=row.get("domain", ""),
+            status=row.get("status", Example.Status.CANDIDATE),
+            split=row.get("split", Example.Split.UNASSIGNED),
+            tags=list(row.get("tags", ())),
+            metadata=row.get("metadata") or {},
+            created_by=author,
+            version=1,
+            content_hash=content_hash(texts),
+        ))
+        conversations.append(texts)
+    Example.objects.bulk_create(examples)
+    Turn.objects.bulk_create(
+        Turn(example=example, position=i, role=ROLES[i % 2], text=text)
+        for example, texts in zip(examples, conversations) for i, text in enumerate(texts)
+    )
+    Revision.objects.bulk_create(
+        Revision(
+            example=example, number=example.version, author=author, note=note, turns=list(texts),
+            status=example.status, split=example.split, domain=example.domain, tags=list(example.tags),
+            content_hash=example.content_hash,
+        )
+        for example, texts in zip(examples, conversations)
+    )
+    return examples
+
+
+@transaction.atomic
 def edit_example(
     example, *, expected_version, author, turns=None, status=None, split=None, domain=None, tags=None,
     metadata=None, note="edited",
