@@ -251,13 +251,18 @@ def prose_text(markdown: str) -> str:
     return "".join(text if is_prose else " " for is_prose, text in _segments(markdown))
 
 
-# Anything _clean_prose may change; one scan tells whether a piece of prose needs it at all.
-_CLEANABLE = re.compile(r"\]\(|\]:|<|://|www\.|WWW\.|\(\)|\[\]|\( |\[ |e\)|  | \n|\t|\n\n\n")
+def _cleanable(text: str) -> bool:
+    """Whether _clean_prose may change anything in `text`: one of the markers its substitutions
+    are guarded by. (A "(see )" left empty only goes when something else was removed.) Substring
+    tests rather than one regex alternation, which tries every alternative at every position and
+    was ~10x slower on the ingest's hot path."""
+    return (
+        ("]" in text and ("](" in text or "]:" in text)) or "<" in text or "://" in text or "www." in text
+        or "WWW." in text or "  " in text or " \n" in text or "\t" in text or "\n\n\n" in text
+    )
 
 
 def _clean_prose(text: str) -> str:
-    if not _CLEANABLE.search(text):
-        return text
     # Each substitution runs only where its marker is: this is on the ingest's hot path.
     length = len(text)
     if "](" in text:
@@ -286,7 +291,7 @@ def clean_markdown(text: str) -> str:
     if not text:
         return ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not _CLEANABLE.search(text):  # nothing to remove anywhere: no need to find the code
+    if not _cleanable(text):  # nothing to remove anywhere: no need to find the code
         return text.strip("\n").rstrip()
     text = "".join(
         _clean_prose(piece) if is_prose else piece for is_prose, piece in _segments(text)
