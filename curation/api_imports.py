@@ -13,7 +13,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from .ingest import KINDS, ImportOptionError, rescue_record, save_upload, start_import
+from .ingest import KINDS, ImportOptionError, reap_dead_runs, rescue_record, save_upload, start_import
 from .models import ImportRun, RejectedRecord
 
 router = SimpleRouter()
@@ -99,6 +99,11 @@ class ImportRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewImports]
     queryset = ImportRun.objects.select_related("source", "created_by")
+
+    def get_queryset(self):
+        if self.action in ("list", "retrieve"):
+            reap_dead_runs()  # a run whose worker died shows failed, not running forever
+        return super().get_queryset()
 
     def get_serializer_class(self):
         if self.action == "create":

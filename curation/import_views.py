@@ -15,7 +15,9 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .ingest import KINDS, ImportOptionError, is_count_only, rescue_record, save_upload, start_import
+from .ingest import (
+    KINDS, ImportOptionError, is_count_only, reap_dead_runs, rescue_record, save_upload, start_import,
+)
 from .models import ImportRun, RejectedRecord, Source
 from .text import render_markdown
 from curation.roles import requires
@@ -32,6 +34,7 @@ STALLED_AFTER = timedelta(minutes=2)
 def get_import_run_for_user(request, pk):
     if not request.user.has_perm("curation.view_importrun"):
         raise PermissionDenied
+    reap_dead_runs()  # a run whose worker died shows failed, not running forever
     return get_object_or_404(ImportRun.objects.select_related("source", "created_by"), pk=pk)
 
 
@@ -81,6 +84,7 @@ class ImportForm(forms.Form):
 
 
 def _runs_context():
+    reap_dead_runs()
     runs = list(ImportRun.objects.select_related("source", "created_by")[:RUNS_SHOWN])
     return {"runs": runs, "polling": any(run.status in ACTIVE for run in runs)}
 

@@ -30,7 +30,8 @@ other rejection is stored in full. ``rejected_sample="all"`` stores everything.
 
 Progress while reading is the byte position of the input files (read from the process's open files,
 so it moves even while a parser makes a first pass that yields nothing), written with the counts
-and a heartbeat about once a second.
+and a heartbeat about once a second. A run whose worker died (killed, out of memory) stops beating:
+``reap_dead_runs``, called by the imports pages and API, fails it after ``IMPORT_HEARTBEAT_TIMEOUT``.
 """
 from __future__ import annotations
 
@@ -47,11 +48,13 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -66,6 +69,7 @@ from .sources.records import Record, SourceFormatError
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
+DEFAULT_HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run is reaped
 REJECTED_BATCH = 1000  # RejectedRecord rows per INSERT
 SAVE_BATCH = 200  # examples looked up together in the saving phase
 DEFAULT_REJECTED_SAMPLE = 100
@@ -299,10 +303,13 @@ def run_import(import_run):
     try:
         with tracker:
             _execute(run, tracker)
+    except _Reaped:
+        # reap_dead_runs failed this run while this worker was silent: its verdict stands, and whatever
+        # this worker wrote since (rejected records) goes too.
+        logger.warning("import run %s was reaped while still running; its work is dropped", run.pk)
+        RejectedRecord.objects.filter(import_run=run).delete()
     except Exception as exc:
         _fail(run, tracker, exc)
-    else:
-        tracker.enter("done", status=ImportRun.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now())
     run.refresh_from_db()
     return run
 
@@ -348,9 +355,15 @@ def _execute(run, tracker):
             if sqlite:
                 # Take the write lock first: a transaction that reads, then writes, is refused at once
                 # ("database is locked") when another connection wrote in between.
-                ImportRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+                if not ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()):
+                    raise _Reaped
             _save(run, _spooled(spool), selected, rejected, tracker)
             rejected.flush()
+            # The success is written in the same transaction as the examples: a run is never left
+            # "running" with examples kept (what reap_dead_runs says of a run whose worker died).
+            if not tracker.enter("done", status=ImportRun.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now()):
+                raise _Reaped
 
 
 def _select(plan, options, candidates, seed):
@@ -446,6 +459,50 @@ def _fail(run, tracker, exc):
     RejectedRecord.objects.filter(import_run=run).delete()
     tracker.saved.clear()
     tracker.enter("failed", status=ImportRun.Status.FAILED, finished_at=timezone.now(), error=message)
+
+
+class _Reaped(Exception):
+    """reap_dead_runs marked this run failed while its worker was still at it."""
+
+
+def reap_dead_runs(*, limit=None, now=None):
+    """Fail every running ImportRun whose worker stopped beating (its heartbeat, or its start if it never
+    beat, older than `limit` seconds: setting IMPORT_HEARTBEAT_TIMEOUT, default 120), and delete its rejected
+    records, as a failed run leaves none. Its examples need no deleting: they are only ever committed with
+    the run's success, in one transaction (see _execute). Returns the runs reaped.
+
+    A worker that was only slow finds its run failed at its next heartbeat or at the end, drops its work and
+    leaves the reaper's verdict as it is."""
+    now = now or timezone.now()
+    if limit is None:
+        limit = getattr(settings, "IMPORT_HEARTBEAT_TIMEOUT", DEFAULT_HEARTBEAT_TIMEOUT)
+    cutoff = now - timedelta(seconds=limit)
+    running = ImportRun.objects.filter(status=ImportRun.Status.RUNNING)
+    stale = list(running.filter(heartbeat_at__lt=cutoff)) + list(
+        running.filter(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    reaped = []
+    for run in stale:
+        last = (run.heartbeat_at or run.started_at).astimezone(dt_timezone.utc)
+        cause = (
+            f"The worker stopped sending heartbeats at {last:%Y-%m-%d %H:%M:%S} UTC (limit {limit:g} s): it "
+            "died or lost the database; nothing from this run was kept."
+        )
+        try:
+            with transaction.atomic():
+                # Only if it did not beat (or end) since we looked.
+                updated = ImportRun.objects.filter(
+                    pk=run.pk, status=ImportRun.Status.RUNNING, heartbeat_at=run.heartbeat_at,
+                ).update(status=ImportRun.Status.FAILED, phase="failed", finished_at=now, error=cause)
+                if updated:
+                    RejectedRecord.objects.filter(import_run=run).delete()
+        except OperationalError:  # SQLite: its worker holds the write lock, saving: it is alive
+            logger.info("import run %s looks stale but its database is busy: not reaped", run.pk)
+            continue
+        if updated:
+            logger.warning("import run %s reaped: %s", run.pk, cause)
+            reaped.append(run)
+    return reaped
 
 
 # --- Records --------------------------------------------------------------------------------------
@@ -653,6 +710,7 @@ class _Tracker:
         self.last_write = 0.0
         self.stop = threading.Event()
         self.thread = None
+        self.reaped = False  # set by a write that finds the run no longer running
 
     def __enter__(self):
         if not connection.in_atomic_block:
@@ -680,14 +738,17 @@ class _Tracker:
         self.bytes = _BytesRead(files, passes)
 
     def enter(self, phase, **fields):
+        """Write the new phase (and `fields`); the number of rows written: 0 once the run is not running."""
         with self.lock:
             self.phase = phase
-        self.write(phase=phase, **fields)
+        return self.write(phase=phase, **fields)
 
     def count_read(self):
         self.read += 1
         if self.thread is None and time.monotonic() - self.last_write >= HEARTBEAT_SECONDS:
             self.write()
+        if self.reaped:
+            raise _Reaped
 
     def count_rejected(self, reason):
         with self.lock:
@@ -730,5 +791,8 @@ class _Tracker:
             # A heartbeat computed just before the main thread moved on must not undo the new phase.
             rows = rows.filter(phase="reading")
         values.update(fields)
-        rows.update(**values)
+        updated = rows.filter(status=ImportRun.Status.RUNNING).update(**values)
         self.last_write = time.monotonic()
+        if not updated and not ImportRun.objects.filter(pk=self.run.pk, status=ImportRun.Status.RUNNING).exists():
+            self.reaped = True  # (no row updated can also be a phase that moved on meanwhile)
+        return updated

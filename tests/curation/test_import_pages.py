@@ -155,11 +155,12 @@ def test_outsiders_cannot_rescue_or_open_a_run(client_of, charlie, finished_run)
     assert not Example.objects.filter(external_id=record.external_id).exists()
 
 
-def test_a_run_that_went_quiet_is_flagged_as_possibly_stalled(client_of, bob, finished_run):
+def test_a_run_that_went_quiet_is_flagged_as_possibly_stalled(client_of, bob, finished_run, settings):
     from datetime import timedelta
 
     from django.utils import timezone
 
+    settings.IMPORT_HEARTBEAT_TIMEOUT = 3600  # not yet reaped (see test_ingest_reaper.py)
     ImportRun.objects.filter(pk=finished_run.pk).update(
         status="running", phase="reading", heartbeat_at=timezone.now() - timedelta(minutes=10))
 
