@@ -18,18 +18,29 @@ Constant memory, whatever the size of the dump (stackoverflow: ~24M questions, ~
    half arrives (the dump's order does not matter), then the pair's HTML is cleaned and LIMA's
    text rules run.
 
+A big plain Posts.xml is read by several processes (forked, one per CPU): pass 1 parses it in
+parts, each cut at the start of a row's line and made a document of its own (the file's head,
+the rows, ``</posts>``), and pass 2 gives a child part of the pairs to clean, the two streams of
+records merged back in file order. The records, their order, the counts and the errors are those
+of one process; a file that cannot be cut cleanly (or a part that fails) is read in one piece.
+
 A malformed file (truncated XML, a non-integer id or score) raises ``SourceFormatError`` naming
 the file and line, during pass 1, before any record is yielded.
 """
 
 from __future__ import annotations
 
+import fcntl
+import gc
 import hashlib
+import heapq
 import io
 import json
 import os
+import pickle
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -37,7 +48,7 @@ import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -352,6 +363,15 @@ class _IdBits:
             self.data.extend(bytes(max(index + 1 - len(self.data), len(self.data))))
         self.data[index] |= 1 << (value & 7)
 
+    def update(self, other: "_IdBits") -> None:
+        """Add every id of `other`."""
+        if len(other.data) > len(self.data):
+            self.data.extend(bytes(len(other.data) - len(self.data)))
+        if other.data:
+            mine = np.frombuffer(self.data, dtype=np.uint8, count=len(other.data))
+            mine |= np.frombuffer(other.data, dtype=np.uint8)
+            del mine  # release the buffer: the bytearray may grow again
+
     def __contains__(self, value: int) -> bool:
         index = value >> 3
         return 0 <= index < len(self.data) and bool(self.data[index] >> (value & 7) & 1)
@@ -373,75 +393,338 @@ class _IdBits:
         return result
 
 
+# --- Sharing the work with forked child processes ------------------------------------------
+
+# Below these, a dump is read in this process alone: a child costs a few milliseconds to start.
+PARALLEL_MIN_BYTES = 16_000_000  # pass 1 in parts, one process each
+PARALLEL_MIN_PAIRS = 500  # pass 2 with a child making part of the records
+MAX_PARTS = 4
+# The child's share of pass 2's pairs (by question id, modulo the second number): this process
+# also feeds the database, so it keeps the smaller part.
+_PASS2_SHARE = (2, 3)
+_END_OF_RESULTS = "end of results"
+
+
+def _processes() -> int:
+    """How many processes can share a dump: the CPUs this process may run on, if it can fork."""
+    if not hasattr(os, "fork"):
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class _ChildFailed(Exception):
+    """A child process died, or could not send what it made."""
+
+
+class _Child:
+    """``produce()`` run in a forked copy of this process, the items it yields (picklable)
+    streamed back through a pipe: iterate over the object to read them.
+
+    The child touches nothing of the parent's but what ``produce`` reads: it never returns into
+    the caller's code, leaves with ``os._exit`` (no clean-up of the parent's database connections or
+    temporary files runs twice) and collects no garbage (no finaliser of the parent's objects runs
+    there)."""
+
+    def __init__(self, produce):
+        read_fd, write_fd = os.pipe()
+        try:  # a bigger pipe lets the child run further ahead of a reader that is busy
+            fcntl.fcntl(read_fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except (AttributeError, OSError):  # pragma: no cover - not Linux, or a lower system limit
+            pass
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, whose coverage is not collected
+            status = 1
+            try:
+                gc.disable()
+                os.close(read_fd)
+                with open(write_fd, "wb", buffering=1 << 16) as out:
+                    for item in produce():
+                        pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(_END_OF_RESULTS, out)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_fd)
+        self.pid = pid
+        self._results = open(read_fd, "rb", buffering=1 << 16)
+
+    def __iter__(self) -> Iterator:
+        while True:
+            try:
+                item = pickle.load(self._results)
+            except EOFError:
+                raise _ChildFailed(f"a helper process (pid {self.pid}) stopped before sending all it made") from None
+            if isinstance(item, str) and item == _END_OF_RESULTS:
+                return
+            yield item
+
+    def close(self) -> None:
+        if self.pid is None:
+            return
+        try:
+            finished, _ = os.waitpid(self.pid, os.WNOHANG)
+            if not finished:  # stopped early (an error, a failed part): it has nothing more to do
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+        except ChildProcessError:  # pragma: no cover - someone else reaped it
+            pass
+        self.pid = None
+        self._results.close()
+
+
+def _portable(items: Iterator[tuple]) -> Iterator[tuple]:
+    """Items of _line_pairs made fit for the pipe: an exception that would not survive pickling
+    goes as one that does, with the same message."""
+    for item in items:
+        outcome = item[-1]
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, SourceFormatError):
+                outcome = _SourceFormatErrorOfChild(outcome.path, outcome.where, outcome.message)
+            else:
+                try:
+                    pickle.loads(pickle.dumps(outcome))
+                except Exception:
+                    outcome = RuntimeError(f"{type(outcome).__name__}: {outcome}")
+            item = (*item[:-1], outcome)
+        yield item
+
+
+class _SourceFormatErrorOfChild(SourceFormatError):
+    """A SourceFormatError that pickles (its arguments are not its message)."""
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.where, self.message))
+
+
+class _ByteRange:
+    """Bytes [start, end) of a file with ``prefix`` before and ``suffix`` after: one part of a
+    dump made a document of its own."""
+
+    def __init__(self, path: Path, start: int, end: int, prefix: bytes = b"", suffix: bytes = b""):
+        self._file = open(path, "rb")
+        self._file.seek(start)
+        self._left = end - start
+        self._prefix, self._suffix = prefix, suffix
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix, b""
+            return data
+        if self._left > 0:
+            data = self._file.read(self._left if size is None or size < 0 else min(size, self._left))
+            self._left = self._left - len(data) if data else 0
+            if data:
+                return data
+        data, self._suffix = self._suffix, b""
+        return data
+
+    def close(self) -> None:
+        self._file.close()
+
+
+# What may come before the rows for a dump to be cut in parts: a BOM, the XML declaration, <posts>
+# (no DOCTYPE, whose entities a part would not know; no attributes or namespaces on the root).
+_PLAIN_HEAD = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml[^>]*\?>)?\s*<posts>")
+_ROW_LINE = re.compile(rb"\n[ \t]*<row[\s/>]")
+
+
+def _cut_points(path: Path, size: int, parts: int) -> tuple[bytes, list[int]] | None:
+    """The file's head and the offsets that cut it into ``parts``: each the start of a line that
+    opens a <row>, near an equal share of the bytes. None when the head is not a plain one.
+
+    A cut that is not between two rows of <posts> after all (the line is inside a comment, a
+    CDATA section, an element other than <posts>) makes a part malformed, and the caller reads the
+    file in one piece; a part that parses shows that the cut was at the top level of <posts>."""
+    with open(path, "rb") as handle:
+        head = _PLAIN_HEAD.match(handle.read(4096))
+        if head is None:
+            return None
+        points = []
+        for part in range(1, parts):
+            at = max(size * part // parts, head.end(), points[-1] if points else 0)
+            handle.seek(at)
+            found = _ROW_LINE.search(handle.read(1 << 20))
+            if found is None:
+                return None
+            points.append(at + found.start() + 1)
+    return head.group(0), points
+
+
+def _scan_in_parts(source: PostsSource, min_score: int) -> "_Scan | None":
+    """Pass 1 of a big plain file in several processes, each parsing one part of it as a document
+    of its own (the file's head, its rows from one line to another, ``</posts>``); the scans put
+    end to end are the scan of the whole file. None when the file is small, compressed or not
+    cut cleanly, and when any part fails: the caller then reads the whole file, which names the
+    error where a single pass would."""
+    parts = min(_processes(), MAX_PARTS)
+    if parts < 2 or source.member is not None:
+        return None
+    size = source.path.stat().st_size
+    if size < PARALLEL_MIN_BYTES:
+        return None
+    cut = _cut_points(source.path, size, parts)
+    if cut is None:
+        return None
+    head, points = cut
+    bounds = [0, *points, size]
+    label = source.label
+
+    def scan_part(part: int) -> _Scan:
+        prefix = head if part else b""
+        suffix = b"</posts>" if part < parts - 1 else b""
+        opener = lambda: _ByteRange(source.path, bounds[part], bounds[part + 1], prefix, suffix)  # noqa: E731
+        return _scan(_rows(label, opener), label, min_score)
+
+    children = []
+    try:
+        children = [_Child(lambda part=part: [scan_part(part)]) for part in range(1, parts)]
+        scan = scan_part(0)
+        for child in children:
+            (later,) = list(child)
+            scan.extend(later)
+        return scan
+    except Exception:  # noqa: BLE001 - any failure: one pass over the whole file says what it is
+        return None
+    finally:
+        for child in children:
+            child.close()
+
+
 # --- Pass 1: which answer is each question's top answer --------------------------------------
 
 @dataclass
 class _Join:
+    """Pass 1's plan: the questions, and the pairs pass 2 must find (each needed question with its
+    top answer, side by side, in question order)."""
+
     questions: _IdBits
-    needed_questions: _IdBits
-    needed_rows: _IdBits  # the needed questions and their top answers
     answered: _IdBits
-    owners: np.ndarray  # owner ids of the needed answers (for the Users.xml look-up)
-    pairs: int  # how many question / top-answer pairs pass 2 must find
+    pair_questions: np.ndarray
+    pair_answers: np.ndarray
+    owners: np.ndarray  # owner ids of the top answers (for the Users.xml look-up)
+
+    def __post_init__(self):
+        self.needed_questions = _IdBits.from_ids(self.pair_questions)
+        self.needed_rows = self.rows_of(slice(None))
+
+    @property
+    def pairs(self) -> int:
+        return len(self.pair_questions)
+
+    def rows_of(self, pairs) -> _IdBits:
+        """The rows of some pairs (an index or mask into them): their questions and answers."""
+        return _IdBits.from_ids(np.concatenate([self.pair_questions[pairs], self.pair_answers[pairs]]))
 
 
-def _plan_join(source: PostsSource, min_score: int, stats: Counter) -> _Join:
-    label = source.label
-    parents, answers, scores, owners = array("q"), array("q"), array("q"), array("q")
-    questions, answered, accepted = _IdBits(), _IdBits(), _IdBits()
-    counts = Counter()  # per PostTypeId, added to stats at the end: cheaper than per row
-    for row in _rows(label, source.open):
-        kind = row.get("PostTypeId")
-        counts[kind] += 1
+@dataclass
+class _Scan:
+    """What pass 1 keeps of the rows it reads (a whole file, or one part of it)."""
+
+    # The answers that pass the cheap score rule, in file order.
+    parents: array = field(default_factory=lambda: array("q"))
+    answers: array = field(default_factory=lambda: array("q"))
+    scores: array = field(default_factory=lambda: array("q"))
+    owners: array = field(default_factory=lambda: array("q"))
+    questions: _IdBits = field(default_factory=_IdBits)
+    answered: _IdBits = field(default_factory=_IdBits)
+    accepted: _IdBits = field(default_factory=_IdBits)
+    counts: Counter = field(default_factory=Counter)  # rows per PostTypeId
+    rows_without_id: int = 0
+
+    def extend(self, later: "_Scan") -> None:
+        """Add the scan of the rows that come after these."""
+        for name in ("parents", "answers", "scores", "owners"):
+            getattr(self, name).extend(getattr(later, name))
+        for name in ("questions", "answered", "accepted"):
+            getattr(self, name).update(getattr(later, name))
+        self.counts.update(later.counts)
+        self.rows_without_id += later.rows_without_id
+
+
+def _scan(rows: Iterator, label: str, min_score: int) -> _Scan:
+    """Pass 1 over some rows. This loop runs for every row of the dump: the common case is inline,
+    and a missing or bad value goes to the slow path (``_post_id``, ``_int``), which says which."""
+    scan = _Scan()
+    parents, answers, scores, owners = scan.parents, scan.answers, scan.scores, scan.owners
+    add_question, add_answered, add_accepted = scan.questions.add, scan.answered.add, scan.accepted.add
+    answer_rows = question_rows = 0
+    other_rows = Counter()
+    for row in rows:
+        get = row.get
+        kind = get("PostTypeId")
         if kind == ANSWER:
-            try:  # the common case, inline: this loop runs for every row of the dump
-                parent, answer = int(row.get("ParentId")), int(row.get("Id"))
-                score = int(row.get("Score") or 0)
+            answer_rows += 1
+            try:
+                parent, answer = int(get("ParentId")), int(get("Id"))
+                score = int(get("Score") or 0)
                 if not (0 < parent <= _MAX_ID and 0 < answer <= _MAX_ID):
                     raise ValueError
-            except (TypeError, ValueError):  # missing or bad: the slow path says which
+            except (TypeError, ValueError):
                 parent = _post_id(row, "ParentId", label)
                 answer = _post_id(row, "Id", label)
                 score = _int(row, "Score", label, 0)
-            if parent is None or answer is None:
-                continue
-            answered.add(parent)
+                if parent is None or answer is None:
+                    continue
+            add_answered(parent)
             if score >= min_score:  # the cheap rule, before anything is kept
                 parents.append(parent)
                 answers.append(answer)
                 scores.append(score)
                 owners.append(_int(row, "OwnerUserId", label, -1))
         elif kind == QUESTION:
-            question = _post_id(row, "Id", label)
-            if question is None:
-                stats["rows_without_id"] += 1
-                continue
-            questions.add(question)
-            accepted_id = _post_id(row, "AcceptedAnswerId", label)
-            if accepted_id is not None:
-                accepted.add(accepted_id)
+            question_rows += 1
+            try:
+                question = int(get("Id"))
+                if not 0 < question <= _MAX_ID:
+                    raise ValueError
+            except (TypeError, ValueError):
+                question = _post_id(row, "Id", label)
+                if question is None:
+                    scan.rows_without_id += 1
+                    continue
+            add_question(question)
+            if get("AcceptedAnswerId"):
+                add_accepted(_post_id(row, "AcceptedAnswerId", label))
+        else:
+            other_rows[kind] += 1
+    scan.counts.update(other_rows)
+    scan.counts[ANSWER] += answer_rows
+    scan.counts[QUESTION] += question_rows
+    return scan
+
+
+def _plan_join(source: PostsSource, min_score: int, stats: Counter) -> _Join:
+    label = source.label
+    scan = _scan_in_parts(source, min_score)
+    if scan is None:
+        scan = _scan(_rows(label, source.open), label, min_score)
+    counts = Counter(scan.counts)
+    if scan.rows_without_id:
+        stats["rows_without_id"] += scan.rows_without_id
     stats["rows"] += sum(counts.values())
     stats["questions"] += counts.pop(QUESTION, 0)
     stats["answers"] += counts.pop(ANSWER, 0)
     stats["other_posts"] += sum(counts.values())  # tag wikis (4, 5) and rarer types: no questions
-    parent_ids = np.frombuffer(parents, dtype=np.int64)
-    answer_ids = np.frombuffer(answers, dtype=np.int64)
-    score_values = np.frombuffer(scores, dtype=np.int64)
-    is_accepted = accepted.flags(answer_ids)
+    parent_ids = np.frombuffer(scan.parents, dtype=np.int64)
+    answer_ids = np.frombuffer(scan.answers, dtype=np.int64)
+    score_values = np.frombuffer(scan.scores, dtype=np.int64)
+    is_accepted = scan.accepted.flags(answer_ids)
     # Per question: highest score, then the accepted answer, then the oldest (lowest id).
     order = np.lexsort((answer_ids, ~is_accepted, -score_values, parent_ids))
     sorted_parents = parent_ids[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = sorted_parents[1:] != sorted_parents[:-1]
     best = order[first]
-    best = best[questions.flags(parent_ids[best])]  # an answer to no question here joins nothing
+    best = best[scan.questions.flags(parent_ids[best])]  # an answer to no question here joins nothing
     return _Join(
-        questions=questions,
-        needed_questions=_IdBits.from_ids(parent_ids[best]),
-        needed_rows=_IdBits.from_ids(np.concatenate([parent_ids[best], answer_ids[best]])),
-        answered=answered,
-        owners=np.frombuffer(owners, dtype=np.int64)[best],
-        pairs=len(best),
+        questions=scan.questions,
+        answered=scan.answered,
+        pair_questions=parent_ids[best],
+        pair_answers=answer_ids[best],
+        owners=np.frombuffer(scan.owners, dtype=np.int64)[best],
     )
 
 
@@ -511,14 +794,6 @@ class _Staging:
             return None
         self.db.execute(f"DELETE FROM {table} WHERE id = ?", (key,))
         return json.loads(found[0])
-
-    def clear(self) -> None:
-        for rows in self.memory.values():
-            rows.clear()
-        self.size = 0
-        if self.db is not None:
-            for table in self.memory:
-                self.db.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:
         if self.db is not None:
@@ -645,16 +920,18 @@ def _cheap_rejections(source: PostsSource, join: _Join, score_reason: str) -> It
 
 
 class _NotOneRowPerLine(Exception):
-    pass
+    def __init__(self, line: int):
+        super().__init__(f"line {line} is not one whole row")
+        self.line = line
 
 
-def _needed_rows_by_line(source: PostsSource, join: _Join) -> Iterator[dict]:
-    """The needed rows, found without parsing the others: a published dump holds one <row> per
-    line, so a line's id is read from its bytes and only needed lines go through the XML parser
-    (which checks them). A needed line that is not one whole row raises _NotOneRowPerLine; a
-    layout that hides rows (two on a line) leaves pairs unfound: either way the caller falls
+def _needed_rows_by_line(source: PostsSource, needed: _IdBits) -> Iterator[dict]:
+    """The rows in ``needed``, found without parsing the others: a published dump holds one <row>
+    per line, so a line's id is read from its bytes and only needed lines go through the XML
+    parser (which checks them). A needed line that is not one whole row raises _NotOneRowPerLine;
+    a layout that hides rows (two on a line) leaves pairs unfound: either way the caller falls
     back to a full parse."""
-    needed = join.needed_rows.data
+    needed = needed.data
     size = len(needed)
     parser = etree.XMLParser(huge_tree=True)  # one per pass: lxml parsers are not thread-safe
     with source.open() as handle:
@@ -666,7 +943,7 @@ def _needed_rows_by_line(source: PostsSource, join: _Join) -> Iterator[dict]:
             try:
                 post_id = int(line[at + 5 : end])
             except ValueError:
-                raise _NotOneRowPerLine from None
+                raise _NotOneRowPerLine(number) from None
             # _IdBits.__contains__, inline: this loop runs for every line of the dump.
             index = post_id >> 3
             if index >= size or not (needed[index] >> (post_id & 7)) & 1:
@@ -674,27 +951,28 @@ def _needed_rows_by_line(source: PostsSource, join: _Join) -> Iterator[dict]:
             try:
                 row = etree.fromstring(line.strip(), parser)
             except etree.XMLSyntaxError:
-                raise _NotOneRowPerLine from None
+                raise _NotOneRowPerLine(number) from None
             if row.tag != "row" or row.get("Id") != str(post_id):
-                raise _NotOneRowPerLine
+                raise _NotOneRowPerLine(number)
             kept = dict(row.attrib)
             kept["_line"] = number
             yield kept
 
 
-def _needed_rows_by_parsing(source: PostsSource, join: _Join) -> Iterator[dict]:
+def _needed_rows_by_parsing(source: PostsSource, needed: _IdBits) -> Iterator[dict]:
     label = source.label
     for row in _rows(label, source.open):
         post_id = _post_id(row, "Id", label)
-        if post_id is not None and post_id in join.needed_rows:
+        if post_id is not None and post_id in needed:
             kept = dict(row.attrib)
             kept["_line"] = row.sourceline
             yield kept
 
 
-def _pairs(rows: Iterator[dict], source, join, names, options, staging, done: _IdBits):
-    """Join needed questions and answers, whichever comes first, and make their records.
-    ``done`` holds the questions already yielded, so a second run over the file skips them."""
+def _pairs(rows: Iterator[dict], source, names, options, staging, done: _IdBits):
+    """Join needed questions and answers, whichever comes first, and make their records:
+    (line where the pair completes, question id, record). ``done`` holds the questions already
+    yielded, so a second run over the file skips them."""
     for row in rows:
         kind = row.get("PostTypeId")
         if kind == QUESTION:
@@ -719,27 +997,101 @@ def _pairs(rows: Iterator[dict], source, join, names, options, staging, done: _I
             continue
         done.add(question_id)
         done.count += 1
-        yield _pair_record(question, answer, source, names, options)
+        yield row["_line"], question_id, _pair_record(question, answer, source, names, options)
+
+
+_NOT_ONE_ROW = "not one row per line"
+
+
+def _line_pairs(source, needed: _IdBits, names, options, workdir, budget) -> Iterator[tuple]:
+    """Pass 2 the fast way (one row per line) for the pairs whose rows are in ``needed``, as
+    ``_pairs`` yields them. It ends with (line, 0, _NOT_ONE_ROW) where a needed line is not one
+    whole row, or with (line, 0, the exception) where making a record failed: so that a part made
+    in another process stops the caller at the same place as a single pass would."""
+    staging = _Staging(workdir, budget)
+    position = [0]
+
+    def tracked(rows):
+        for row in rows:
+            position[0] = row["_line"]
+            yield row
+
+    try:
+        yield from _pairs(tracked(_needed_rows_by_line(source, needed)), source, names, options,
+                          staging, _IdBits())
+    except _NotOneRowPerLine as stop:
+        yield stop.line, 0, _NOT_ONE_ROW
+    except Exception as exc:
+        yield position[0], 0, exc
+    finally:
+        staging.close()
+
+
+class _PairsByLine:
+    """The pairs found by lines (pass 2's fast way), in the order they complete in the file.
+
+    A big plain dump is shared with a forked child process, started as soon as this object is
+    made (so it works while the caller still yields the cheap rejections): it makes the records
+    of the pairs whose question id falls in ``_PASS2_SHARE``, this process the others, and
+    ``records`` merges the two streams by line, so the records come in the very order of a single
+    pass. (Cleaning HTML is most of pass 2's time, and this process also has the database to
+    feed.) ``close()`` stops and reaps the child."""
+
+    def __init__(self, source, join: _Join, names, options):
+        budget = int(options["join_memory_mb"] * 1_000_000)
+        self.child = self.child_dir = None
+        if _processes() < 2 or source.member is not None or join.pairs < PARALLEL_MIN_PAIRS:
+            self.mine = _line_pairs(source, join.needed_rows, names, options, options["workdir"], budget)
+            self.items = self.mine
+            return
+        modulus = _PASS2_SHARE[1]
+        in_child = join.pair_questions % modulus >= modulus - _PASS2_SHARE[0]
+        # Its own folder, removed here: a child stopped early cannot clean up after itself.
+        self.child_dir = tempfile.mkdtemp(prefix="stackexchange-part-", dir=options["workdir"])
+        rows, folder = join.rows_of(in_child), self.child_dir
+        self.child = _Child(lambda: _portable(_line_pairs(source, rows, names, options, folder, budget // 2)))
+        self.mine = _line_pairs(source, join.rows_of(~in_child), names, options, options["workdir"], budget // 2)
+        self.items = heapq.merge(self.mine, self.child, key=lambda item: item[0])
+
+    def records(self, done: _IdBits) -> Iterator[Record]:
+        """The records, each question added to ``done``; stops quietly where the file turns out
+        not to be one row per line (the caller then parses it, skipping what is done)."""
+        for _, question_id, outcome in self.items:
+            if isinstance(outcome, str):  # _NOT_ONE_ROW
+                return
+            if isinstance(outcome, BaseException):
+                raise outcome
+            done.add(question_id)
+            done.count += 1
+            yield outcome
+
+    def close(self) -> None:
+        self.mine.close()
+        if self.child is not None:
+            self.child.close()
+            shutil.rmtree(self.child_dir, ignore_errors=True)
+            self.child = None
 
 
 def _site_records(source: PostsSource, options: dict, stats: Counter) -> Iterator[Record]:
     join = _plan_join(source, options["min_score"], stats)
     names = _display_names(source, join.owners)
-    yield from _cheap_rejections(source, join, f"answer_score_below_{options['min_score']}")
-    staging = _Staging(options["workdir"], int(options["join_memory_mb"] * 1_000_000))
     done = _IdBits()
+    by_line = _PairsByLine(source, join, names, options)
     try:
-        try:
-            yield from _pairs(_needed_rows_by_line(source, join), source, join, names, options,
-                              staging, done)
-        except _NotOneRowPerLine:
-            pass
-        if done.count < join.pairs:
-            staging.clear()  # start again, parsing everything; `done` skips what was yielded
-            rows = _needed_rows_by_parsing(source, join)
-            yield from _pairs(rows, source, join, names, options, staging, done)
+        yield from _cheap_rejections(source, join, f"answer_score_below_{options['min_score']}")
+        yield from by_line.records(done)
     finally:
-        staging.close()
+        by_line.close()
+    if done.count < join.pairs:
+        # Parse everything instead; `done` skips what was yielded.
+        staging = _Staging(options["workdir"], int(options["join_memory_mb"] * 1_000_000))
+        try:
+            rows = _needed_rows_by_parsing(source, join.needed_rows)
+            for _, _, record in _pairs(rows, source, names, options, staging, done):
+                yield record
+        finally:
+            staging.close()
 
 
 def iter_records(
