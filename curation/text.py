@@ -25,7 +25,6 @@ from functools import lru_cache
 import nh3
 from html_to_markdown import ConversionOptions
 from html_to_markdown import convert as convert_html
-from markdown_it import MarkdownIt
 
 # --- HTML -> Markdown -------------------------------------------------------------------------
 
@@ -101,7 +100,9 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 @lru_cache(maxsize=1)
-def _block_parser() -> MarkdownIt:
+def _block_parser():
+    from markdown_it import MarkdownIt  # here: ~40 ms to load, and imports rarely need it
+
     return MarkdownIt("commonmark")
 
 
@@ -510,7 +511,9 @@ _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "
 
 
 @lru_cache(maxsize=1)
-def _renderer() -> MarkdownIt:
+def _renderer():
+    from markdown_it import MarkdownIt
+
     # html=False: raw HTML in the Markdown is shown as text, never passed through.
     return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 

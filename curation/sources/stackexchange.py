@@ -52,7 +52,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import py7zr
 from lxml import etree
 
 from curation.filters import MAX_ANSWER_CHARS, MIN_ANSWER_CHARS, MIN_ANSWER_SCORE, check_answer
@@ -137,6 +136,8 @@ def site_from_name(name: str) -> str:
 
 
 def _archive_members(archive: Path) -> list[str]:
+    import py7zr  # here: most imports read a plain Posts.xml, and py7zr takes ~50 ms to load
+
     try:
         with py7zr.SevenZipFile(archive, "r") as handle:
             return handle.getnames()
