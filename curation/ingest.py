@@ -575,18 +575,19 @@ class _RejectedWriter:
 
     @contextmanager
     def streaming(self, allowed=True):
-        """On PostgreSQL, one COPY for the whole block, fed row by row and sent by psycopg's writer thread, so
-        the server stores rows while the parser reads on. Nothing else may use the connection meanwhile
-        (`allowed` is False when the progress is written from this thread). A failure aborts the COPY: none of
-        the block's rows are kept. Elsewhere, rows go in batches."""
+        """On PostgreSQL, one COPY for the whole block, fed row by row, so the server stores rows while the
+        parser reads on. Nothing else may use the connection meanwhile (`allowed` is False when the progress
+        is written from this thread). A failure aborts the COPY: none of the block's rows are kept. Elsewhere,
+        rows go in batches.
+
+        (psycopg sends each 32 kB of rows as it fills. Its writer thread, tried too, was no faster and made
+        the reading thread wait for the GIL at every block on a loaded machine.)"""
         if not (self.postgresql and allowed):
             yield
             self.flush()
             return
-        from psycopg.copy import QueuedLibpqWriter
-
         with connection.cursor() as cursor:
-            with cursor.cursor.copy(_COPY_REJECTED, writer=QueuedLibpqWriter(cursor.cursor)) as stream:
+            with cursor.cursor.copy(_COPY_REJECTED) as stream:
                 self.stream = stream
                 try:
                     yield
@@ -643,8 +644,7 @@ _COPY_REJECTED = (
 )
 
 
-def _json_text(value):
-    return json.dumps(value, ensure_ascii=False, default=str)
+_json_text = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps's, built once
 
 
 def is_count_only(reason):
