@@ -227,3 +227,46 @@ def test_children_and_their_files_are_gone_after_a_full_or_a_stopped_read(share,
 
     assert os.listdir(work) == []
     assert {child.pid for child in psutil.Process().children()} == before
+
+
+ORPHAN = """
+import sys, time
+from curation.sources import stackexchange
+
+def forever():
+    while True:
+        time.sleep(0.05)
+        yield 1
+
+child = stackexchange._Child(forever)
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_child_dies_with_its_process(tmp_path):
+    # given: a process (an import's worker) with a child at work
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True,
+                               cwd=Path(__file__).resolve().parents[2])
+    child_pid = int(process.stdout.readline())
+    assert psutil.pid_exists(child_pid)
+
+    # when: the process is killed
+    process.kill()
+    process.wait()
+
+    # then: its child goes too, rather than work on for nobody
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the child {child_pid} outlived its process")
