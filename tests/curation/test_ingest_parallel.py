@@ -3,6 +3,9 @@ the records, their order, the counts and the errors are those of one process rea
 import collections
 import importlib.util
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -230,7 +233,7 @@ def test_children_and_their_files_are_gone_after_a_full_or_a_stopped_read(share,
 
 
 ORPHAN = """
-import sys, time
+import time
 from curation.sources import stackexchange
 
 def forever():
@@ -244,12 +247,8 @@ time.sleep(60)
 """
 
 
-def test_a_child_dies_with_its_process(tmp_path):
+def test_a_child_dies_with_its_process():
     # given: a process (an import's worker) with a child at work
-    import subprocess
-    import sys
-    import time
-
     process = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True,
                                cwd=Path(__file__).resolve().parents[2])
     child_pid = int(process.stdout.readline())
