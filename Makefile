@@ -21,6 +21,7 @@ run: install
 	@PY=$(PY) scripts/run.sh
 
 test: install
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 worker: install

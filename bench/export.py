@@ -259,8 +259,8 @@ def main():
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from curation.datasets import Selection, freeze_version
-    from curation.roles import ADMIN, ensure_roles
+    from core.roles import ADMIN, ensure_roles
+    from curation.datasets.versions import Selection, freeze_version
 
     call_command("migrate", verbosity=0)
     admin = get_user_model().objects.create_user("bench-admin")

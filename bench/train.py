@@ -26,11 +26,24 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    DataCollatorForSeq2Seq,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
 from transformers.utils import logging  # noqa: E402
 
 from training.engine.config import RunConfig  # noqa: E402
-from training.engine.data import encode_examples, epoch_batches, padding_share, read_conversations, trained_tokens  # noqa: E402
+from training.engine.data import (  # noqa: E402
+    encode_examples,
+    epoch_batches,
+    padding_share,
+    read_conversations,
+    trained_tokens,
+)
 from training.engine.dropout import add_residual_dropout  # noqa: E402
 from training.engine.tiny import build_tiny_model  # noqa: E402
 from training.engine.train import train  # noqa: E402

@@ -3,8 +3,9 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from curation.api import router as curation_router
-from curation.api_imports import router as imports_router
+from curation.datasets.api import router as datasets_router
+from curation.imports.api import router as imports_router
+from curation.workspace.api import router as examples_router
 from inference.api import router as inference_router
 from training.api import router as training_router
 
@@ -12,8 +13,9 @@ urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-auth-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    *curation_router.urls,
     *imports_router.urls,
+    *examples_router.urls,
+    *datasets_router.urls,
     *training_router.urls,
     *inference_router.urls,
 ]

@@ -1,8 +1,17 @@
 from django.contrib import admin
 
-from .models import (
-    CompositionTarget, DatasetItem, DatasetVersion, Example, ExportJob, ImportRun, RejectedRecord, Review, Revision,
-    Source, Turn,
+from curation.models import (
+    CompositionTarget,
+    DatasetItem,
+    DatasetVersion,
+    Example,
+    ExportJob,
+    ImportRun,
+    RejectedRecord,
+    Review,
+    Revision,
+    Source,
+    Turn,
 )
 
 

@@ -2,8 +2,8 @@
 import json
 from pathlib import Path
 
-from .models import Example, Source
-from .services import create_example, get_or_create_source
+from curation.models import Example, Source
+from curation.services import create_example, get_or_create_source
 
 DEMO_FILE = Path(__file__).resolve().parent / "demo" / "demo_examples.jsonl"
 

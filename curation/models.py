@@ -250,7 +250,7 @@ class DatasetItem(models.Model):
 class CompositionTarget(models.Model):
     """How many examples the dataset aims for in one split from one source group (the dashboard's targets).
 
-    Rows override the defaults in curation.dashboard.LIMA_TARGETS (LIMA's Table 1); admins edit them.
+    Rows override the defaults in curation.workspace.figures.LIMA_TARGETS (LIMA's Table 1); admins edit them.
     """
 
     split = models.CharField(max_length=16, choices=Example.Split.choices)

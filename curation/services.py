@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
-from .models import Example, Review, Revision, Source, Turn
+from curation.models import Example, Review, Revision, Source, Turn
 
 ROLES = (Turn.Role.USER, Turn.Role.ASSISTANT)
 

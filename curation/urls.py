@@ -1,10 +1,6 @@
-from django.urls import path
+"""Pages of curation, one list per area."""
+from curation.datasets import urls as datasets
+from curation.imports import urls as imports
+from curation.workspace import urls as workspace
 
-from . import urls_datasets, urls_imports, urls_workspace, views
-
-urlpatterns = [
-    path("healthz/", views.healthz, name="healthz"),
-    *urls_workspace.urlpatterns,
-    *urls_datasets.urlpatterns,
-    *urls_imports.urlpatterns,
-]
+urlpatterns = [*workspace.urlpatterns, *datasets.urlpatterns, *imports.urlpatterns]

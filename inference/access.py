@@ -8,14 +8,9 @@ study is closed): nobody sees how others judged before judging.
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from curation.roles import is_admin, requires, requires_role  # noqa: F401 - views import them from here
-
-from . import studies
-from .models import GenerationRun, Study, StudyItem
-
-
-
-
+from core.roles import is_admin, requires, requires_role  # noqa: F401 - views import them from here
+from inference import studies
+from inference.models import GenerationRun, Study, StudyItem
 
 
 def get_run_for_user(request, pk):

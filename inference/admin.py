@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Generation, GenerationRun, Judgment, Rating, Study, StudyItem, StudyRun
+from inference.models import Generation, GenerationRun, Judgment, Rating, Study, StudyItem, StudyRun
 
 
 @admin.register(GenerationRun)

@@ -26,13 +26,16 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from curation.permissions import HasRole, HoldsModelPermission
-
-from . import results, services, studies
-from .access import can_see_results
-from .models import GenerationRun, Study
-from .serializers import (
-    BlindItemSerializer, GenerationRunSerializer, GenerationSerializer, ImportResponsesSerializer, LabelSerializer,
+from core.permissions import HasRole, HoldsModelPermission
+from inference import results, services, studies
+from inference.access import can_see_results
+from inference.models import GenerationRun, Study
+from inference.serializers import (
+    BlindItemSerializer,
+    GenerationRunSerializer,
+    GenerationSerializer,
+    ImportResponsesSerializer,
+    LabelSerializer,
     StudySerializer,
 )
 

@@ -4,10 +4,9 @@ from django.core.exceptions import ValidationError
 
 from curation.models import DatasetVersion
 from inference.engine.decoding import DecodingSettings
+from inference.models import GenerationRun, Study
+from inference.services import PROMPT_SPLITS
 from training.models import Checkpoint, TrainingRun
-
-from .models import GenerationRun, Study
-from .services import PROMPT_SPLITS
 
 LIMA = DecodingSettings()
 SPLIT_CHOICES = [(split, split) for split in PROMPT_SPLITS]

@@ -2,7 +2,7 @@
 shares, a ranking of its runs (for checkpoint selection), and the labels themselves with their lineage.
 
 The same dict feeds the results page, the API (/api/studies/{id}/results/) and the JSON download;
-`label_rows` feeds the CSV download. The statistics are inference.stats'.
+`label_rows` feeds the CSV download. The statistics are core.stats'.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import hashlib
 
 from django.core.cache import cache
 
-from . import stats
-from .models import Judgment, Rating, Study
-from .studies import labels_of, pairs_of, progress
+from core import stats
+from inference.models import Judgment, Rating, Study
+from inference.studies import labels_of, pairs_of, progress
 
 # Ranking scores in [0, 1]: pairwise, the share of a run's comparisons it won, a tie counting half;
 # absolute, the mean rating with Fail = 0, Pass = 0.5, Excellent = 1.

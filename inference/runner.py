@@ -24,9 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.engine.jsonl import write_jsonl_atomically
-
-from .models import Generation, GenerationRun
-from .services import media_folder, prompts_for_run
+from inference.models import Generation, GenerationRun
+from inference.services import media_folder, prompts_for_run
 
 POLL_SECONDS = 1.0
 STOP_GRACE_SECONDS = 10
@@ -184,7 +183,7 @@ def _generate(run: GenerationRun) -> GenerationRun:
 def _store_generations(run: GenerationRun, prompts, out_path: Path) -> None:
     by_key = {}
     with open(out_path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
+        for line in lines:
             if line.strip():
                 row = json.loads(line)
                 by_key[str(row["id"])] = row

@@ -5,11 +5,10 @@ import uuid
 from rest_framework import serializers
 
 from curation.models import DatasetVersion
+from inference import services
 from inference.engine.jsonl import write_jsonl_atomically
+from inference.models import Generation, GenerationRun, Judgment, Rating, Study
 from training.models import Checkpoint
-
-from . import services
-from .models import Generation, GenerationRun, Judgment, Rating, Study
 
 
 class DecodingSerializer(serializers.Serializer):
@@ -110,7 +109,7 @@ class StudySerializer(serializers.ModelSerializer):
         return data
 
     def create(self, data):
-        from .studies import StudyError, create_study
+        from inference.studies import StudyError, create_study
 
         try:
             return create_study(

@@ -17,9 +17,8 @@ from django.utils import timezone
 
 from inference.engine.decoding import DecodingSettings
 from inference.engine.jsonl import read_prompts
+from inference.models import Generation, GenerationRun
 from training.engine.jsonl_rows import iter_json_objects
-
-from .models import Generation, GenerationRun
 
 PROMPT_SPLITS = ("dev", "test")
 STALE_SECONDS = 300  # a running run's runner beats every second; this long silent, nobody is running it  # LIMA: checkpoints chosen on dev (50 prompts), reported on test (300)
@@ -69,7 +68,7 @@ def decoding_settings(values: dict | None = None) -> DecodingSettings:
 def version_prompts(version, split) -> list[PromptRow]:
     """A frozen version's prompts of one split, from the pinned revisions; a training row's last
     assistant turn is dropped so the model answers the user turn before it."""
-    from curation.exports import iter_version_conversations
+    from curation.datasets.exports import iter_version_conversations
 
     rows = []
     for item, turns, _kind in iter_version_conversations(version, split):
@@ -133,7 +132,7 @@ def create_generation_run(
     if run_async:
         transaction.on_commit(lambda: enqueue_generation_run(run.pk))
         return run
-    from .runner import execute_generation_run
+    from inference.runner import execute_generation_run
 
     return execute_generation_run(run.pk)
 
@@ -145,7 +144,7 @@ def _default_name(checkpoint, model_path) -> str:
 
 
 def enqueue_generation_run(run_pk: int) -> None:
-    from .tasks import generate
+    from inference.tasks import generate
 
     try:
         generate.apply_async(args=[run_pk], queue="gpu")

@@ -18,7 +18,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Claim, Generation, GenerationRun, Judgment, Rating, Study, StudyItem, StudyRun
+from inference.models import Claim, Generation, GenerationRun, Judgment, Rating, Study, StudyItem, StudyRun
 
 
 class StudyError(ValueError):

@@ -8,7 +8,7 @@ from celery import shared_task
 @shared_task(name="inference.generate", acks_late=True)
 def generate(generation_run_id):
     """Execute one queued GenerationRun: the engine in a subprocess, its responses stored (inference.runner)."""
-    from .runner import execute_generation_run
+    from inference.runner import execute_generation_run
 
     run = execute_generation_run(generation_run_id)
     return {"generation_run": run.pk, "status": run.status}

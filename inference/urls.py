@@ -1,7 +1,7 @@
 """Pages of inference: generation runs, studies (results and the blind labelling page), the playground."""
 from django.urls import path
 
-from . import views
+from inference import views
 
 urlpatterns = [
     path("generations/", views.generation_list, name="inference-generations"),

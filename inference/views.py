@@ -16,19 +16,33 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from curation.text import render_markdown
-
-from . import charts, playground, results, studies
-from .access import (
-    can_label, can_see_results, get_item_for_annotator, get_run_for_user, get_study_for_user, requires,
+from core.markdown import render_markdown
+from inference import charts, playground, results, studies
+from inference.access import (
+    can_label,
+    can_see_results,
+    get_item_for_annotator,
+    get_run_for_user,
+    get_study_for_user,
+    requires,
     requires_role,
 )
-from .forms import (
-    CheckpointSelectionForm, GenerationRunForm, ImportResponsesForm, LabelForm, PlaygroundForm, StudyForm,
+from inference.forms import (
+    CheckpointSelectionForm,
+    GenerationRunForm,
+    ImportResponsesForm,
+    LabelForm,
+    PlaygroundForm,
+    StudyForm,
 )
-from .models import Generation, GenerationRun, Study, StudyItem
-from .services import (
-    GenerationError, cancel_generation_run, choose_checkpoint, create_generation_run, import_responses, save_upload,
+from inference.models import Generation, GenerationRun, Study, StudyItem
+from inference.services import (
+    GenerationError,
+    cancel_generation_run,
+    choose_checkpoint,
+    create_generation_run,
+    import_responses,
+    save_upload,
     start_checkpoint_selection,
 )
 

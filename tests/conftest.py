@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from curation.roles import ADMIN, ANNOTATOR, ensure_roles
+from core.roles import ADMIN, ANNOTATOR, ensure_roles
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

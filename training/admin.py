@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Checkpoint, TrainingRun
+from training.models import Checkpoint, TrainingRun
 
 
 class CheckpointInline(admin.TabularInline):

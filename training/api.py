@@ -13,15 +13,15 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from .models import Checkpoint
-from .serializers import (
+from training.models import Checkpoint
+from training.serializers import (
     CheckpointSerializer,
     ChooseCheckpointSerializer,
     TrainingRunCreateSerializer,
     TrainingRunListSerializer,
     TrainingRunSerializer,
 )
-from .services import (
+from training.services import (
     TrainingError,
     cancel_training_run,
     choose_checkpoint,

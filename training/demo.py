@@ -40,8 +40,8 @@ def say(message):
 
 
 def ensure_demo_dataset():
+    from core.roles import ensure_roles
     from curation.demo_data import DEMO_FILE, load_demo_dataset
-    from curation.roles import ensure_roles
 
     ensure_roles()
     created, existing = load_demo_dataset()
@@ -74,7 +74,7 @@ def ensure_version():
         call_command("freeze_dataset", DEMO_VERSION_NAME, "--source", str(demo_source().pk), "--json", stdout=out)
         version = DatasetVersion.objects.get(pk=json.loads(out.getvalue().strip().splitlines()[-1])["id"])
     else:
-        from curation.datasets import Selection, freeze_version
+        from curation.datasets.versions import Selection, freeze_version
 
         version = freeze_version(DEMO_VERSION_NAME, selection=Selection(sources=(str(demo_source().pk),))).version
     say(f"dataset version: froze #{version.pk} {version.name!r}, {version.example_count} examples")

@@ -28,10 +28,10 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from curation.exports import iter_version_conversations
+from core.processes import die_with_parent, host_name, signal_group
+from curation.datasets.exports import iter_version_conversations
 from training.conf import setting
 from training.models import Checkpoint, TrainingRun
-from training.processes import die_with_parent, host_name, signal_group
 from training.services import output_dir_for
 
 logger = logging.getLogger(__name__)

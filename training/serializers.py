@@ -2,8 +2,7 @@
 from rest_framework import serializers
 
 from curation.models import DatasetVersion
-
-from .models import Checkpoint, TrainingRun
+from training.models import Checkpoint, TrainingRun
 
 
 class CheckpointSerializer(serializers.ModelSerializer):

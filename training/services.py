@@ -13,11 +13,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.processes import host_name, signal_group
 from curation.models import DatasetVersion
 from training.conf import setting
 from training.engine.recipe import RecipeError, from_overrides
 from training.models import Checkpoint, TrainingRun
-from training.processes import host_name, signal_group
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="training.run", bind=True, acks_late=True)
 def run_training(self, training_run_id):
     """Run one queued TrainingRun: the engine subprocess, its progress into the row, cancel, heartbeat."""
-    from .runner import execute_training_run
+    from training.runner import execute_training_run
 
     run = execute_training_run(training_run_id, worker_name=self.request.hostname or "")
     if run is None:
@@ -25,7 +25,7 @@ def reap_runs_of_a_restarted_worker(sender=None, **kwargs):
     """A worker that starts cannot be running anything: runs it held are dead, and so are runs whose
     heartbeat stopped. Never lets a failure here stop the worker from starting."""
     try:
-        from .services import reap_dead_runs
+        from training.services import reap_dead_runs
 
         reaped = reap_dead_runs(worker_name=getattr(sender, "hostname", None))
         if reaped:

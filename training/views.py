@@ -10,12 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from curation.models import DatasetVersion
-
-from . import charts
-from .forms import TrainingRunForm
-from .mask_preview import load_tokenizer, preview_tokens, preview_turns
-from .models import Checkpoint, TrainingRun
-from .services import (
+from training import charts
+from training.forms import TrainingRunForm
+from training.mask_preview import load_tokenizer, preview_tokens, preview_turns
+from training.models import Checkpoint
+from training.services import (
     TrainingError,
     cancel_training_run,
     choose_checkpoint,

@@ -30,8 +30,6 @@ the file and line, during pass 1, before any record is yielded.
 
 from __future__ import annotations
 
-import fcntl
-import gc
 import hashlib
 import heapq
 import io
@@ -40,7 +38,6 @@ import os
 import pickle
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -54,9 +51,10 @@ from pathlib import Path
 import numpy as np
 from lxml import etree
 
-from curation.filters import MAX_ANSWER_CHARS, MIN_ANSWER_CHARS, MIN_ANSWER_SCORE, check_answer
+from core.processes import ForkedChild
+from curation.sources.cleaning import html_to_markdown
+from curation.sources.filters import MAX_ANSWER_CHARS, MIN_ANSWER_CHARS, MIN_ANSWER_SCORE, check_answer
 from curation.sources.records import Record, SourceFormatError
-from curation.text import html_to_markdown
 
 QUESTION, ANSWER = "1", "2"
 # LIMA.md: "The prompt is the question's title for some examples and its body for others
@@ -117,7 +115,7 @@ def site_from_name(name: str) -> str:
     "coffee.stackexchange.com.7z" -> "coffee.stackexchange.com"; "stackoverflow.com-Posts.7z" ->
     "stackoverflow.com"; "coffee_2015" -> "coffee.stackexchange.com"; "french_meta_2021" ->
     "french.meta.stackexchange.com". A name that says nothing about a site is returned as is."""
-    from curation.sampling import load_site_groups
+    from curation.sources.stem_sites import load_site_groups
 
     name = name.lower().removesuffix(".7z")
     name = re.sub(r"-(posts|users)$", "", name)
@@ -403,9 +401,6 @@ MAX_PARTS = 4
 # The child's share of pass 2's pairs (by question id, modulo the second number): this process
 # also feeds the database, so it keeps the smaller part.
 _PASS2_SHARE = (2, 3)
-_END_OF_RESULTS = "end of results"
-
-
 def _processes() -> int:
     """How many processes can share a dump: the CPUs this process may run on, if it can fork."""
     if not hasattr(os, "fork"):
@@ -414,81 +409,6 @@ def _processes() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-class _ChildFailed(Exception):
-    """A child process died, or could not send what it made."""
-
-
-class _Child:
-    """``produce()`` run in a forked copy of this process, the items it yields (picklable)
-    streamed back through a pipe: iterate over the object to read them.
-
-    The child touches nothing of the parent's but what ``produce`` reads: it never returns into
-    the caller's code, leaves with ``os._exit`` (no clean-up of the parent's database connections or
-    temporary files runs twice) and collects no garbage (no finaliser of the parent's objects runs
-    there)."""
-
-    def __init__(self, produce):
-        read_fd, write_fd = os.pipe()
-        try:  # a bigger pipe lets the child run further ahead of a reader that is busy
-            fcntl.fcntl(read_fd, fcntl.F_SETPIPE_SZ, 1 << 20)
-        except (AttributeError, OSError):  # pragma: no cover - not Linux, or a lower system limit
-            pass
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, whose coverage is not collected
-            status = 1
-            try:
-                gc.disable()
-                _die_with(parent)
-                os.close(read_fd)
-                with open(write_fd, "wb", buffering=1 << 16) as out:
-                    for item in produce():
-                        pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
-                    pickle.dump(_END_OF_RESULTS, out)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_fd)
-        self.pid = pid
-        self._results = open(read_fd, "rb", buffering=1 << 16)
-
-    def __iter__(self) -> Iterator:
-        while True:
-            try:
-                item = pickle.load(self._results)
-            except EOFError:
-                raise _ChildFailed(f"a helper process (pid {self.pid}) stopped before sending all it made") from None
-            if isinstance(item, str) and item == _END_OF_RESULTS:
-                return
-            yield item
-
-    def close(self) -> None:
-        if self.pid is None:
-            return
-        try:
-            finished, _ = os.waitpid(self.pid, os.WNOHANG)
-            if not finished:  # stopped early (an error, a failed part): it has nothing more to do
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-        except ChildProcessError:  # pragma: no cover - someone else reaped it
-            pass
-        self.pid = None
-        self._results.close()
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this (child) process when its parent dies (Linux): a worker killed in the
-    middle of an import must not leave a child parsing its part of a 100 GB dump for an hour."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        return
-    if os.getppid() != parent:  # it died before the call
-        os._exit(1)
 
 
 def _portable(items: Iterator[tuple]) -> Iterator[tuple]:
@@ -596,7 +516,7 @@ def _scan_in_parts(source: PostsSource, min_score: int) -> "_Scan | None":
 
     children = []
     try:
-        children = [_Child(lambda part=part: [scan_part(part)]) for part in range(1, parts)]
+        children = [ForkedChild(lambda part=part: [scan_part(part)]) for part in range(1, parts)]
         scan = scan_part(0)
         for child in children:
             (later,) = list(child)
@@ -1065,7 +985,7 @@ class _PairsByLine:
         # Its own folder, removed here: a child stopped early cannot clean up after itself.
         self.child_dir = tempfile.mkdtemp(prefix="stackexchange-part-", dir=options["workdir"])
         rows, folder = join.rows_of(in_child), self.child_dir
-        self.child = _Child(lambda: _portable(_line_pairs(source, rows, names, options, folder, budget // 2)))
+        self.child = ForkedChild(lambda: _portable(_line_pairs(source, rows, names, options, folder, budget // 2)))
         self.mine = _line_pairs(source, join.rows_of(~in_child), names, options, options["workdir"], budget // 2)
         self.items = heapq.merge(self.mine, self.child, key=lambda item: item[0])
 
@@ -1134,7 +1054,7 @@ def iter_records(
     - ``stats``: a Counter filled with rows / questions / answers / other_posts read.
 
     Reasons: ``no_answer``, ``answer_score_below_10``, ``empty_prompt`` and those of
-    ``curation.filters.check_answer`` (``answer_too_short``, ``answer_too_long``,
+    ``curation.sources.filters.check_answer`` (``answer_too_short``, ``answer_too_long``,
     ``first_person``, ``refers_to_other_answers``, ``empty_answer``). Records rejected for the
     score or for having no answer carry no text (``turns == []``), only ids and a link."""
     if not 0.0 <= title_prompt_share <= 1.0:

@@ -35,8 +35,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from curation.sources.cleaning import clean_markdown
 from curation.sources.records import Record, SourceFormatError
-from curation.text import clean_markdown
 
 LICENCE = "CC BY-NC-SA 3.0"
 STEP_COLUMNS = ("title", "heading", "paragraph")

@@ -3,10 +3,8 @@
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
+from core.roles import requires  # noqa: F401 - the workspace's views import it from here
 from curation.models import Example
-from curation.roles import requires  # noqa: F401 - the workspace's views import it from here
-
-
 
 
 def get_example_for_user(request, pk):

@@ -5,39 +5,38 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from curation import dashboard
-from curation.forms import TargetsForm, target_field_name
+from core.charts.bars import bar_chart, heat_level
 from curation.models import CompositionTarget, Example, Review
-
-from .access import requires
-from .charts import bar_chart, heat_level
+from curation.workspace import figures
+from curation.workspace.access import requires
+from curation.workspace.forms import TargetsForm, target_field_name
 
 
 @require_GET
 @requires("curation.view_example")
 def dashboard_page(request):
     today = timezone.localdate()
-    lengths = dashboard.load_length_summaries()
-    activity = dashboard.load_activity(today)
+    lengths = figures.load_length_summaries()
+    activity = figures.load_activity(today)
     for row in activity.rows:
         row.cells = [(count, heat_level(count, activity.max_count)) for count in row.counts]
     for summary in lengths:
         summary.prompt_chart = bar_chart(summary.prompt_bins, summary.lima_prompt_mean)
         summary.response_chart = bar_chart(summary.response_bins, summary.lima_response_mean)
-    targets = dashboard.load_targets()
+    targets = figures.load_targets()
     context = {
-        "composition": dashboard.load_composition(),
+        "composition": figures.load_composition(),
         "lengths": lengths,
         "activity": activity,
-        "agreement": dashboard.load_agreement(),
+        "agreement": figures.load_agreement(),
         "status_counts": {s: Example.objects.filter(status=s).count() for s in Example.Status.values},
         "reviews_today": Review.objects.filter(created_at__date=today).count(),
         "can_edit_targets": request.user.has_perm("curation.change_compositiontarget"),
         "target_rows": [
-            (label, [(target_field_name(split, bucket), targets.get((split, bucket), 0)) for split in dashboard.SPLITS])
-            for bucket, label in dashboard.BUCKETS.items()
+            (label, [(target_field_name(split, bucket), targets.get((split, bucket), 0)) for split in figures.SPLITS])
+            for bucket, label in figures.BUCKETS.items()
         ],
-        "splits": dashboard.SPLITS,
+        "splits": figures.SPLITS,
     }
     return render(request, "curation/dashboard.html", context)
 
@@ -45,7 +44,7 @@ def dashboard_page(request):
 @require_POST
 @requires("curation.change_compositiontarget")
 def dashboard_targets(request):
-    form = TargetsForm(request.POST, targets=dashboard.load_targets())
+    form = TargetsForm(request.POST, targets=figures.load_targets())
     if not form.is_valid():
         messages.error(request, "Targets are whole numbers from 0 up; nothing was changed.")
         return redirect("curation-dashboard")

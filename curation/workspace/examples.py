@@ -6,13 +6,12 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from curation.forms import EditForm, RevertForm
 from curation.services import StaleEdit, edit_example, revert_example
-
-from . import review
-from .access import get_example_for_user, requires
-from .diff import diff_conversations, field_changes
-from .present import attribution, shown_turns
+from curation.workspace import review
+from curation.workspace.access import get_example_for_user, requires
+from curation.workspace.diff import diff_conversations, field_changes
+from curation.workspace.forms import EditForm, RevertForm
+from curation.workspace.present import attribution, shown_turns
 
 REVISION_FIELDS = ("status", "split", "domain", "tags")
 

@@ -1,15 +1,14 @@
 """What the workspace's templates show of an example: rendered turns with their checks, and its attribution.
 
-Every piece of Markdown goes through curation.text.render_markdown (markdown-it, then nh3), so what reaches
+Every piece of Markdown goes through core.markdown.render_markdown (markdown-it, then nh3), so what reaches
 `mark_safe` is already sanitised.
 """
 from dataclasses import dataclass
 
 from django.utils.safestring import mark_safe
 
-from curation.text import render_markdown
-
-from .lint import check_conversation
+from core.markdown import render_markdown
+from curation.workspace.lint import check_conversation
 
 
 @dataclass(frozen=True)

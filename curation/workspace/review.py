@@ -11,13 +11,12 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
-from curation import review_queue
-from curation.forms import REJECT_REASONS, DecisionForm, SplitForm
 from curation.models import Example, ImportRun, Source
 from curation.services import StaleEdit, edit_example, review_example
-
-from .access import get_example_for_user, requires
-from .present import attribution, shown_turns
+from curation.workspace import queue as review_queue
+from curation.workspace.access import get_example_for_user, requires
+from curation.workspace.forms import REJECT_REASONS, DecisionForm, SplitForm
+from curation.workspace.present import attribution, shown_turns
 
 DECIDED = {"approve": "Approved", "reject": "Rejected", "needs_edit": "Marked as needing an edit"}
 

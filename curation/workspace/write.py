@@ -2,12 +2,11 @@
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from curation.forms import WriteForm
 from curation.models import Example
 from curation.services import create_example, manual_source
-
-from .access import requires
-from .present import shown_turns
+from curation.workspace.access import requires
+from curation.workspace.forms import WriteForm
+from curation.workspace.present import shown_turns
 
 
 def _domains():

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
+from core.roles import ANNOTATOR
 from curation.models import Example, Review, Source
-from curation.roles import ANNOTATOR
 from curation.services import create_example, get_or_create_source, review_example
 
 from .conftest import screenshot

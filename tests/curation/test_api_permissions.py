@@ -4,8 +4,8 @@ import json
 import pytest
 from rest_framework.authtoken.models import Token
 
-from curation.datasets import freeze_version
-from curation.export_jobs import run_export_job, start_export
+from curation.datasets.export_jobs import run_export_job, start_export
+from curation.datasets.versions import freeze_version
 from curation.services import create_example
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,14 @@ from django.db import IntegrityError, transaction
 
 from curation.models import Example, Revision, Source
 from curation.services import (
-    StaleEdit, content_hash, create_example, edit_example, get_or_create_source, normalize_turns,
-    review_example, revert_example,
+    StaleEdit,
+    content_hash,
+    create_example,
+    edit_example,
+    get_or_create_source,
+    normalize_turns,
+    revert_example,
+    review_example,
 )
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 
-from curation.datasets import freeze_version
+from curation.datasets.versions import freeze_version
 from curation.services import create_example
 
 pytestmark = pytest.mark.django_db

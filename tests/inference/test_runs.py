@@ -11,7 +11,11 @@ from inference.engine.generate import DecodingSettings
 from inference.models import Generation, GenerationRun
 from inference.runner import engine_command, execute_generation_run, run_engine
 from inference.services import (
-    GenerationError, cancel_generation_run, create_generation_run, import_responses, start_checkpoint_selection,
+    GenerationError,
+    cancel_generation_run,
+    create_generation_run,
+    import_responses,
+    start_checkpoint_selection,
     version_prompts,
 )
 from tests.inference.builders import DEV_CHATS, make_training_run, make_version

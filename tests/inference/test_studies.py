@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from inference import stats
+from core import stats
 from inference.models import Claim, Judgment, Rating, Study, StudyItem
 from inference.studies import StudyError, create_study, next_item, record_label
 from tests.inference.builders import make_run, make_training_run, make_version

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.processes import group_alive, host_name
 from training.models import TrainingRun
-from training.processes import group_alive, host_name
 from training.services import cancel_training_run, reap_dead_runs, start_training_run
 from training.tasks import reap_runs_of_a_restarted_worker
 

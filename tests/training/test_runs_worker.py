@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from core.processes import group_alive
 from training.models import TrainingRun
-from training.processes import group_alive
 from training.services import resume_training_run, start_training_run
 
 from .runs_helpers import FAST_RECIPE, frozen_version, wait_for

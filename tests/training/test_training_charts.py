@@ -1,6 +1,7 @@
 """The geometry of a run's SVG charts: points inside the plot, gaps where the loss was not finite, epoch
 means as dots at the step that ended each epoch, long series thinned."""
-from training.charts import LEFT, MAX_POINTS, TOP, line_chart, loss_chart
+from core.charts.lines import LEFT, MAX_POINTS, TOP, line_chart
+from training.charts import loss_chart
 
 
 def _points(path):

@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from core.roles import ADMIN, ANNOTATOR, ensure_roles
 from curation.demo_data import load_demo_dataset
-from curation.roles import ADMIN, ANNOTATOR, ensure_roles
 
 DEMO_USERS = (("demo-admin", ADMIN), ("demo-annotator", ANNOTATOR))
 

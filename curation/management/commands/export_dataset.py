@@ -2,8 +2,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.export_jobs import ExportRequestError, check_export_request
-from curation.exports import EXPORT_FORMATS, SPLITS, write_export
+from curation.datasets.export_jobs import ExportRequestError, check_export_request
+from curation.datasets.exports import EXPORT_FORMATS, SPLITS, write_export
 from curation.models import DatasetVersion
 
 

@@ -3,7 +3,7 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Prefetch
 
-from curation.exports import FORMATS, jsonl_line
+from curation.datasets.exports import FORMATS, jsonl_line
 from curation.models import Example, Source, Turn
 
 

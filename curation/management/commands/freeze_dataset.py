@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.datasets import DuplicateTrainExamples, FreezeError, Selection, freeze_version
-from curation.exports import SPLITS
+from curation.datasets.exports import SPLITS
+from curation.datasets.versions import DuplicateTrainExamples, FreezeError, Selection, freeze_version
 from curation.models import Example
 
 

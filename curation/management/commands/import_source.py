@@ -3,7 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.ingest import KINDS, ImportOptionError, start_import, summary
+from curation.imports.ingest import KINDS, ImportOptionError, start_import, summary
 from curation.models import ImportRun
 
 

@@ -1,0 +1,179 @@
+"""REST API of dataset versions and exports, registered on `router` (mounted under /api/ by config/api_urls.py).
+
+/api/datasets/                        list; POST freezes a version (admins)
+/api/datasets/check/                  POST: what freezing a selection would meet (admins)
+/api/datasets/{id}/                   detail with manifest
+/api/datasets/{id}/export/            ?format=&split=&metadata= streamed
+/api/datasets/{a}/diff/{b}/           added, removed, changed examples
+/api/exports/                         background exports (admins start them); /api/exports/{id}/download/
+"""
+from django.http import FileResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from core.api import CuratedAPI
+from curation.datasets import versions as datasets
+from curation.datasets.export_jobs import ExportRequestError, check_export_request, job_path, start_export
+from curation.datasets.exports import EXPORT_FORMATS, SPLITS, content_type, file_name, iter_export_chunks
+from curation.datasets.serializers import (
+    CheckReportSerializer,
+    CheckRequestSerializer,
+    DatasetVersionDetailSerializer,
+    DatasetVersionSerializer,
+    DiffSerializer,
+    ExportJobSerializer,
+    ExportRequestSerializer,
+    FreezeSerializer,
+    FrozenSerializer,
+)
+from curation.models import DatasetVersion, ExportJob
+
+router = SimpleRouter()
+
+
+class ExportNegotiation(BaseContentNegotiation):
+    """An export picks its own content type from ?format= (not a renderer name here), whatever Accept says;
+    errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def streamed_export(version, fmt, split, metadata):
+    response = StreamingHttpResponse(iter_export_chunks(version, fmt, split or None, metadata), content_type=content_type(fmt))
+    response["Content-Disposition"] = f'attachment; filename="{file_name(version.pk, fmt, split or None)}"'
+    response["X-Content-Hash"] = version.content_hash
+    return response
+
+
+def _flag(value, name):
+    if value in (None, "", "true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ValidationError({name: "Use true or false."})
+
+
+@extend_schema_view(create=extend_schema(request=FreezeSerializer, responses={201: FrozenSerializer}))
+class DatasetVersionViewSet(CuratedAPI, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = DatasetVersion.objects.select_related("created_by")
+    lookup_value_regex = "[0-9]+"
+
+    def get_serializer_class(self):
+        return DatasetVersionSerializer if self.action == "list" else DatasetVersionDetailSerializer
+
+    def create(self, request, *args, **kwargs):
+        freeze = FreezeSerializer(data=request.data)
+        freeze.is_valid(raise_exception=True)
+        try:
+            frozen = datasets.freeze_version(
+                freeze.validated_data["name"],
+                selection=datasets.Selection.from_dict(freeze.validated_data.get("selection")),
+                author=request.user,
+                description=freeze.validated_data["description"],
+            )
+        except datasets.DuplicateTrainExamples as error:
+            raise ValidationError({"selection": [str(error)], "duplicates": error.groups}) from error
+        except datasets.FreezeError as error:
+            raise ValidationError({error.field: [str(error)]}) from error
+        return Response(FrozenSerializer(frozen.version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CheckRequestSerializer, responses=CheckReportSerializer)
+    @action(detail=False, methods=["post"], url_path="check")
+    def check_selection(self, request):
+        """What freezing this selection would meet: counts, duplicates in train, dev/test prompts found in train."""
+        checked = CheckRequestSerializer(data=request.data)
+        checked.is_valid(raise_exception=True)
+        try:
+            selection = datasets.Selection.from_dict(checked.validated_data.get("selection"))
+        except datasets.FreezeError as error:
+            raise ValidationError({error.field: [str(error)]}) from error
+        return Response(datasets.check_selection(selection).as_dict())
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), required=True),
+            OpenApiParameter("split", str, enum=list(SPLITS)),
+            OpenApiParameter("metadata", bool, description="id, split and attribution on every line (default true)"),
+        ],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY, description="JSONL, streamed"),
+            (200, "application/vnd.apache.parquet"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "application/x-tar"): OpenApiResponse(OpenApiTypes.BINARY, description="hf: a datasets folder"),
+        },
+    )
+    @action(detail=True, methods=["get"], content_negotiation_class=ExportNegotiation)
+    def export(self, request, pk=None):
+        """The version in one format, streamed in constant memory; the same version and format give the same bytes."""
+        version = self.get_object()
+        fmt = request.query_params.get("format", "")
+        split = request.query_params.get("split", "")
+        try:
+            check_export_request(version, fmt, split)
+        except ExportRequestError as error:
+            raise ValidationError({error.field: [str(error)]}) from error
+        return streamed_export(version, fmt, split, _flag(request.query_params.get("metadata"), "metadata"))
+
+    @extend_schema(
+        parameters=[OpenApiParameter("other", int, OpenApiParameter.PATH, description="The newer version")],
+        responses=DiffSerializer,
+    )
+    @action(detail=True, methods=["get"], url_path=r"diff/(?P<other>[0-9]+)")
+    def diff(self, request, pk=None, other=None):
+        """Examples added, removed and changed (same example, other content or split) from this version to another."""
+        old = self.get_object()
+        new = get_object_or_404(DatasetVersion, pk=other)
+        found = datasets.diff_versions(old, new)
+        return Response({
+            "old": old.pk, "new": new.pk, "added": found.added, "removed": found.removed,
+            "changed": [
+                {"example": pk, "old_revision": a, "new_revision": b, "changed": what}
+                for pk, a, b, what in found.changed
+            ],
+            "unchanged": found.unchanged,
+        })
+
+
+class ExportJobViewSet(CuratedAPI, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = ExportJob.objects.all()
+    lookup_value_regex = "[0-9]+"
+    serializer_class = ExportJobSerializer
+
+    @extend_schema(request=ExportRequestSerializer, responses={201: ExportJobSerializer})
+    def create(self, request, *args, **kwargs):
+        """Queue a background export to a file (for very large versions); poll the job, then download."""
+        wanted = ExportRequestSerializer(data=request.data)
+        wanted.is_valid(raise_exception=True)
+        data = wanted.validated_data
+        try:
+            job = start_export(
+                data["version"], fmt=data["format"], split=data["split"], metadata=data["metadata"], author=request.user
+            )
+        except ExportRequestError as error:
+            raise ValidationError({error.field: [str(error)]}) from error
+        return Response(ExportJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)})
+    @action(detail=True, methods=["get"], url_name="download", content_negotiation_class=ExportNegotiation)
+    def download(self, request, pk=None):
+        job = self.get_object()
+        if job.status != ExportJob.Status.SUCCEEDED or not job_path(job).is_file():
+            raise NotFound(f"Export #{job.pk} has no file yet: it is {job.status}.")
+        return FileResponse(
+            open(job_path(job), "rb"), as_attachment=True, filename=job_path(job).name.split("-", 1)[1],
+            content_type=content_type(job.format),
+        )
+
+
+router.register("datasets", DatasetVersionViewSet, basename="api-dataset")
+router.register("exports", ExportJobViewSet, basename="api-export-job")

@@ -1,0 +1,226 @@
+"""Pages of imports: /imports/ (runs with live progress, the upload form for admins) and /imports/<id>/
+(progress, counts per reason, rejected records grouped by reason, each with a rescue button)."""
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.markdown import render_markdown
+from core.roles import requires
+from curation.imports.ingest import (
+    KINDS,
+    ImportOptionError,
+    is_count_only,
+    reap_dead_runs,
+    rescue_record,
+    save_upload,
+    start_import,
+)
+from curation.models import ImportRun, RejectedRecord, Source
+
+ACTIVE = (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING)
+PREVIEW_PER_REASON = 5
+PAGE_SIZE = 25
+RUNS_SHOWN = 50
+STALLED_AFTER = timedelta(minutes=2)
+
+
+
+
+def get_import_run_for_user(request, pk):
+    if not request.user.has_perm("curation.view_importrun"):
+        raise PermissionDenied
+    reap_dead_runs()  # a run whose worker died shows failed, not running forever
+    return get_object_or_404(ImportRun.objects.select_related("source", "created_by"), pk=pk)
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(choices=[(kind, Source.Kind(kind).label) for kind in KINDS])
+    file = forms.FileField(required=False, help_text="Posts.xml or a site's .7z, a CSV, an NDJSON/.zst, a task JSON, a JSONL")
+    path = forms.CharField(required=False, help_text="…or a file or folder on the server")
+    name = forms.CharField(required=False, max_length=200, help_text="Source name; default from the file")
+    seed = forms.IntegerField(initial=0)
+    target = forms.CharField(required=False, help_text='Per group (Stack Exchange: STEM and other), or "all"')
+    tau = forms.FloatField(required=False, min_value=0.0001, help_text="LIMA: 3")
+    options = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                              help_text='Parser options as JSON, e.g. {"subreddits": ["WritingPrompts"]}')
+
+    def clean_target(self):
+        value = self.cleaned_data["target"].strip()
+        if value in ("", "all"):
+            return value or None
+        if not value.isdigit():
+            raise ValidationError('A whole number or "all".')
+        return int(value)
+
+    def clean_options(self):
+        text = self.cleaned_data["options"].strip()
+        try:
+            value = json.loads(text) if text else {}
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"Not JSON: {exc.msg} (column {exc.colno}).") from None
+        if not isinstance(value, dict):
+            raise ValidationError("A JSON object, e.g. {\"site\": \"cooking.stackexchange.com\"}.")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("file")) == bool((data.get("path") or "").strip()):
+            raise ValidationError("Upload a file or give a server path (one of the two).")
+        return data
+
+    def import_options(self):
+        data = self.cleaned_data
+        options = dict(data["options"], seed=data["seed"])
+        if data["target"] is not None:
+            options["target"] = data["target"]
+        if data["tau"] is not None:
+            options["tau"] = data["tau"]
+        return options
+
+
+def _runs_context():
+    reap_dead_runs()
+    runs = list(ImportRun.objects.select_related("source", "created_by")[:RUNS_SHOWN])
+    return {"runs": runs, "polling": any(run.status in ACTIVE for run in runs)}
+
+
+@require_http_methods(["GET", "POST"])
+@requires("curation.view_importrun")
+def import_list(request):
+    can_import = request.user.has_perm("curation.add_importrun")
+    form = ImportForm(initial={"seed": 0})
+    if request.method == "POST":
+        if not can_import:
+            raise PermissionDenied("Only admins start imports.")
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            path = save_upload(data["file"]) if data["file"] else data["path"].strip()
+            try:
+                run = start_import(data["kind"], path, name=data["name"] or None,
+                                   options=form.import_options(), user=request.user)
+            except ImportOptionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Import #{run.pk} of {run.source.name} is queued for the worker.")
+                return redirect("curation-import", pk=run.pk)
+    return render(request, "curation/imports.html", {**_runs_context(), "form": form, "can_import": can_import})
+
+
+@require_GET
+@requires("curation.view_importrun")
+def import_runs(request):
+    """The runs table alone, polled by the list page while a run is active."""
+    return render(request, "curation/_import_runs.html", _runs_context())
+
+
+@dataclass
+class ShownRecord:
+    record: RejectedRecord
+    prompt_html: str
+    response_html: str
+    response_chars: int
+    url: str
+
+
+def _shown(records):
+    shown = []
+    for record in records:
+        turns = record.turns or []
+        response = "\n\n".join(turns[1:])
+        shown.append(ShownRecord(
+            record=record,
+            prompt_html=mark_safe(render_markdown(turns[0])) if turns else "",
+            response_html=mark_safe(render_markdown(response)) if response else "",
+            response_chars=len(response),
+            url=record.metadata.get("answer_url") or record.metadata.get("url") or "",
+        ))
+    return shown
+
+
+def _reasons(run):
+    """(reason, counted, stored, count_only) for every reason of the run, the largest first."""
+    stored = dict(run.rejected_records.order_by().values_list("reason").annotate(n=Count("id")))
+    return [
+        {"reason": reason, "counted": counted, "stored": stored.get(reason, 0), "count_only": is_count_only(reason)}
+        for reason, counted in sorted(run.rejected_by_reason.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+def _took(run):
+    if run.duration is None:
+        return ""
+    seconds = run.duration.total_seconds()
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
+
+
+def _status_context(run):
+    # A worker killed mid-run (out of memory, a restart) leaves the run "running": say so when it goes quiet.
+    stalled = (run.status == ImportRun.Status.RUNNING and run.heartbeat_at is not None
+               and timezone.now() - run.heartbeat_at > STALLED_AFTER)
+    return {"run": run, "reasons": _reasons(run), "polling": run.status in ACTIVE, "took": _took(run),
+            "stalled": stalled}
+
+
+@require_GET
+@requires("curation.view_importrun")
+def import_detail(request, pk):
+    run = get_import_run_for_user(request, pk)
+    context = _status_context(run)
+    reason = request.GET.get("reason")
+    if reason:
+        page = Paginator(run.rejected_records.filter(reason=reason), PAGE_SIZE).get_page(request.GET.get("page"))
+        context.update(reason=reason, page=page, records=_shown(page.object_list))
+    else:
+        # Reasons whose records carry text (the ones worth rescuing) first; score-only ones last.
+        rows = sorted((row for row in context["reasons"] if row["stored"]), key=lambda row: row["count_only"])
+        context["groups"] = [
+            {**row, "records": _shown(run.rejected_records.filter(reason=row["reason"])[:PREVIEW_PER_REASON])}
+            for row in rows
+        ]
+    context["can_rescue"] = request.user.has_perm("curation.add_example")
+    return render(request, "curation/import_detail.html", context)
+
+
+@require_GET
+@requires("curation.view_importrun")
+def import_status(request, pk):
+    """Progress and counts, polled while the run is active; the whole page reloads when it ends."""
+    run = get_import_run_for_user(request, pk)
+    response = render(request, "curation/_import_status.html", _status_context(run))
+    if request.GET.get("was") in ACTIVE and run.status not in ACTIVE:
+        response["HX-Refresh"] = "true"  # the rejected records and final counts are in: show them
+    return response
+
+
+@require_POST
+@requires("curation.add_example")
+def rescue(request, pk, record_pk):
+    run = get_import_run_for_user(request, pk)
+    record = get_object_or_404(RejectedRecord, pk=record_pk, import_run=run)
+    try:
+        example = rescue_record(record, request.user)
+    except ValidationError as exc:
+        message = f"{record.external_id} cannot become an example: {' '.join(exc.messages)}"
+        if request.htmx:
+            return render(request, "curation/_rejected_record.html",
+                          {"shown": _shown([record])[0], "run": run, "can_rescue": True, "error": message})
+        messages.error(request, message)
+        return redirect(f"{reverse('curation-import', args=[run.pk])}?reason={record.reason}")
+    record.refresh_from_db()
+    if request.htmx:
+        return render(request, "curation/_rejected_record.html",
+                      {"shown": _shown([record])[0], "run": run, "can_rescue": True})
+    messages.success(request, f"{record.external_id} is now candidate example #{example.pk}.")
+    return redirect(f"{reverse('curation-import', args=[run.pk])}?reason={record.reason}")

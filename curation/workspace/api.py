@@ -1,0 +1,110 @@
+"""REST API of examples, registered on `router` (mounted under /api/ by config/api_urls.py).
+
+/api/examples/                        CRUD, turns nested; filters; cursor pagination; 409 on a stale version
+/api/examples/{id}/reviews/           list, record a review
+/api/examples/{id}/revisions/         the example's history
+"""
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Prefetch, ProtectedError
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from core.api import CuratedAPI
+from core.permissions import CanReadRevisions, CanReview, HasRole
+from curation.datasets.versions import MAX_ID
+from curation.models import Example, Turn
+from curation.workspace.serializers import (
+    ExampleSerializer,
+    ReviewSerializer,
+    RevisionSerializer,
+)
+
+router = SimpleRouter()
+
+
+class ExampleCursor(CursorPagination):
+    ordering = "-id"  # newest first; stable under inserts, unlike page numbers
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _choice(request, name, choices):
+    value = request.query_params.get(name)
+    if value and value not in choices:
+        raise ValidationError({name: f"Unknown {name} {value!r}: choose one of {', '.join(choices)}."})
+    return value
+
+
+EXAMPLE_FILTERS = [
+    OpenApiParameter("status", str, enum=Example.Status.values),
+    OpenApiParameter("source", str, description="A source id or kind (stackexchange, wikihow, …)"),
+    OpenApiParameter("domain", str),
+    OpenApiParameter("split", str, enum=Example.Split.values),
+    OpenApiParameter("search", str, description="Text in any turn (case-insensitive)"),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=EXAMPLE_FILTERS))
+class ExampleViewSet(CuratedAPI, viewsets.ModelViewSet):
+    lookup_value_regex = "[0-9]+"
+    serializer_class = ExampleSerializer
+    pagination_class = ExampleCursor
+    queryset = Example.objects.all()
+
+    def get_queryset(self):
+        examples = Example.objects.select_related("source").prefetch_related(
+            Prefetch("turns", queryset=Turn.objects.order_by("position"))
+        )
+        if self.action != "list":
+            return examples
+        params = self.request.query_params
+        if value := _choice(self.request, "status", Example.Status.values):
+            examples = examples.filter(status=value)
+        if value := _choice(self.request, "split", Example.Split.values):
+            examples = examples.filter(split=value)
+        if value := params.get("source"):
+            if value.isdigit() and int(value) > MAX_ID:
+                raise ValidationError({"source": f"No source has the id {value}."})
+            examples = examples.filter(source_id=int(value)) if value.isdigit() else examples.filter(source__kind=value)
+        if value := params.get("domain"):
+            examples = examples.filter(domain=value)
+        if value := params.get("search"):
+            examples = examples.filter(Exists(Turn.objects.filter(example=OuterRef("pk"), text__icontains=value)))
+        return examples
+
+    def perform_destroy(self, example):
+        try:
+            with transaction.atomic():
+                example.delete()
+        except ProtectedError as error:
+            from core.api import Conflict
+
+            raise Conflict(f"Example #{example.pk} is part of a frozen dataset version: it cannot be deleted.") from error
+
+    @extend_schema(request=ReviewSerializer, responses={200: ReviewSerializer(many=True), 201: ReviewSerializer})
+    @action(detail=True, methods=["get", "post"], permission_classes=[HasRole, CanReview], pagination_class=None)
+    def reviews(self, request, pk=None):
+        example = self.get_object()
+        if request.method == "GET":
+            reviews = example.reviews.select_related("reviewer", "revision")
+            return Response(ReviewSerializer(reviews, many=True).data)
+        serializer = ReviewSerializer(data=request.data, context={"request": request, "example": example})
+        serializer.is_valid(raise_exception=True)
+        review = serializer.save()
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=RevisionSerializer(many=True))
+    @action(detail=True, methods=["get"], permission_classes=[HasRole, CanReadRevisions], pagination_class=None)
+    def revisions(self, request, pk=None):
+        example = self.get_object()
+        revisions = example.revisions.select_related("author").order_by("-number")
+        return Response(RevisionSerializer(revisions, many=True).data)
+
+
+router.register("examples", ExampleViewSet, basename="api-example")

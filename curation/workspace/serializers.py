@@ -1,0 +1,115 @@
+"""API shapes of examples, reviews and revisions. Writes are handed to curation.services; these classes only
+validate and present."""
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from core.api import Conflict, as_drf_error
+from curation import services
+from curation.models import Example, Review, Revision, Source, Turn
+
+
+def stale_edit_conflict(error):
+    """409 with the example as it is now, so the client can merge and retry with the current version."""
+    return Conflict(
+        {"detail": str(error), "current_version": error.current.version, "current": ExampleSerializer(error.current).data}
+    )
+
+
+class TurnSerializer(serializers.ModelSerializer):
+    text = serializers.CharField(trim_whitespace=False)
+
+    class Meta:
+        model = Turn
+        fields = ["role", "text"]
+
+
+class ExampleSerializer(serializers.ModelSerializer):
+    source = serializers.PrimaryKeyRelatedField(
+        queryset=Source.objects.all(), required=False, help_text="Defaults to the hand-written source."
+    )
+    external_id = serializers.CharField(max_length=200, required=False, help_text="Set on creation only.")
+    turns = TurnSerializer(many=True, help_text="Alternating user/assistant, user first.")
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    metadata = serializers.DictField(required=False)
+    version = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="The version you read. Required on PUT/PATCH: a stale one gets 409 with the current version.",
+    )
+
+    class Meta:
+        model = Example
+        fields = [
+            "id", "source", "external_id", "domain", "status", "split", "tags", "metadata", "version",
+            "content_hash", "turns", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "content_hash", "created_at", "updated_at"]
+        # DRF's unique-together validator would make source and external_id required; both have defaults.
+        validators = []
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["turns"] = [{"role": turn.role, "text": turn.text} for turn in instance.turns.all()]
+        return data
+
+    def validate(self, attrs):
+        if self.instance is not None and "version" not in attrs:
+            raise serializers.ValidationError({"version": "Send the version you read, so that no change is lost."})
+        if self.instance is None and attrs.get("external_id"):
+            source = attrs.get("source") or services.manual_source()
+            if Example.objects.filter(source=source, external_id=attrs["external_id"]).exists():
+                raise serializers.ValidationError({"external_id": f"Source {source.name!r} already has this id."})
+        return attrs
+
+    def create(self, validated):
+        validated.pop("version", None)
+        try:
+            return services.create_example(author=self.context["request"].user, **validated)
+        except DjangoValidationError as error:
+            raise as_drf_error(error) from error
+
+    def update(self, instance, validated):
+        expected = validated.pop("version")
+        validated.pop("external_id", None)
+        validated.pop("source", None)
+        try:
+            return services.edit_example(
+                instance, expected_version=expected, author=self.context["request"].user, **validated
+            )
+        except services.StaleEdit as error:
+            raise stale_edit_conflict(error) from error
+        except DjangoValidationError as error:
+            raise as_drf_error(error) from error
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    revision = serializers.IntegerField(source="revision.number", read_only=True, allow_null=True)
+    version = serializers.IntegerField(
+        write_only=True, required=False, min_value=1, help_text="The example version you reviewed (409 if stale)."
+    )
+    split = serializers.ChoiceField(choices=Example.Split.choices, write_only=True, required=False)
+
+    class Meta:
+        model = Review
+        fields = ["id", "example", "revision", "reviewer", "decision", "reason", "comment", "created_at", "version", "split"]
+        read_only_fields = ["id", "example", "revision", "reviewer", "created_at"]
+
+    def create(self, validated):
+        try:
+            return services.review_example(
+                self.context["example"], reviewer=self.context["request"].user,
+                expected_version=validated.pop("version", None), **validated,
+            )
+        except services.StaleEdit as error:
+            raise stale_edit_conflict(error) from error
+        except DjangoValidationError as error:
+            raise as_drf_error(error) from error
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Revision
+        fields = ["number", "author", "created_at", "note", "turns", "status", "split", "domain", "tags", "content_hash"]
+        read_only_fields = fields
