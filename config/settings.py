@@ -23,6 +23,11 @@ def env_int(name, default):
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name, default):
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def env_list(name, default):
     value = os.environ.get(name)
     if value is None:
@@ -165,6 +170,33 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# --- Jobs (core.jobs): every long task (imports, exports, freezing, training, generation) has one lifecycle.
+# A running job beats this often, writing its progress with the heartbeat.
+JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 1.0)
+# A running job silent this long is dead (its worker died or lost the database): the reaper fails it.
+JOB_HEARTBEAT_TIMEOUT = env_float("JOB_HEARTBEAT_TIMEOUT", 120.0)
+# How often Celery beat runs the reaper (every worker also runs it as it starts).
+JOB_REAPER_SECONDS = env_float("JOB_REAPER_SECONDS", 60.0)
+# After SIGTERM, how long an engine subprocess (training, generation) may take to exit before SIGKILL.
+JOB_KILL_GRACE_SECONDS = env_float("JOB_KILL_GRACE_SECONDS", 10.0)
+# Versions of more examples than this are frozen by a background job; smaller ones in the request.
+FREEZE_JOB_MIN_EXAMPLES = env_int("FREEZE_JOB_MIN_EXAMPLES", 2000)
+CELERY_BEAT_SCHEDULE = {
+    "reap-dead-jobs": {"task": "core.reap_jobs", "schedule": JOB_REAPER_SECONDS, "options": {"queue": "default"}},
+}
+
+# --- Datasets: a tokenizer.json for real token counts in version manifests (empty: four characters a token).
+DATASET_TOKENIZER = env_str("DATASET_TOKENIZER")
+
+# --- Training: GPUs a run uses (0 = every GPU the worker sees; torchrun when more than one), the base model
+# the form proposes, and how many lines of the engine's log a run keeps.
+TRAINING_GPUS = env_int("TRAINING_GPUS", 0)
+TRAINING_DEFAULT_BASE_MODEL = env_str("TRAINING_DEFAULT_BASE_MODEL")
+TRAINING_LOG_TAIL_LINES = env_int("TRAINING_LOG_TAIL_LINES", 60)
+
+# --- Playground: checkpoints each web process keeps loaded.
+PLAYGROUND_MODELS = env_int("PLAYGROUND_MODELS", 2)
 
 # --- Review claims: how long an annotator holds an item before another may take it.
 REVIEW_CLAIM_SECONDS = env_int("REVIEW_CLAIM_SECONDS", 15 * 60)

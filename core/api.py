@@ -1,9 +1,12 @@
 """What every app's API shares: token-then-session authentication with role permissions, capped pages, 409s."""
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.exceptions import APIException
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
 
 from core.permissions import HasRole, HoldsModelPermission
 
@@ -32,3 +35,33 @@ class Conflict(APIException):
 
 def as_drf_error(error: DjangoValidationError):
     return serializers.ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages)
+
+
+# --- Jobs --------------------------------------------------------------------------------------------------
+
+# What every job shows through the API (core.jobs.models.Job), besides its own fields.
+JOB_FIELDS = [
+    "status", "phase", "done", "total", "progress", "error", "created_at", "started_at", "finished_at",
+    "heartbeat_at", "cancel_requested", "worker_host", "worker_name", "attempt",
+]
+
+
+class JobActions:
+    """The `cancel` action of a job's viewset: POST .../{id}/cancel/ -> the job (202 while it is stopping), or
+    409 with the reason when it has ended. Needs the change permission of its model."""
+
+    @extend_schema(request=None, responses={200: None, 202: None, 409: None})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        from core.jobs.runner import JobStateError, cancel
+        from core.views import can_cancel
+
+        job = self.get_object()
+        if not can_cancel(request.user, job):
+            raise PermissionDenied(f"You may not cancel this {job.noun}.")
+        try:
+            job = cancel(job)
+        except JobStateError as error:
+            raise Conflict({"detail": str(error), "status": job.status}) from None
+        serializer = self.get_serializer_class()(job, context=self.get_serializer_context())
+        return Response(serializer.data, status=200 if job.status == job.Status.CANCELLED else 202)

@@ -2,4 +2,7 @@ from django.urls import path
 
 from core import views
 
-urlpatterns = [path("healthz/", views.healthz, name="healthz")]
+urlpatterns = [
+    path("healthz/", views.healthz, name="healthz"),
+    path("jobs/<str:label>/<int:pk>/cancel/", views.job_cancel, name="job-cancel"),
+]

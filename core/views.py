@@ -1,5 +1,15 @@
+"""Pages that belong to no app: the health probe, and the cancel button of every kind of job."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from core.jobs.kinds import KINDS
+from core.jobs.runner import JobStateError, cancel
 
 
 def healthz(request):
@@ -7,3 +17,31 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def can_cancel(user, job):
+    """Who may stop a job: whoever may change that kind of row (admins)."""
+    meta = job._meta
+    return user.has_perm(f"{meta.app_label}.change_{meta.model_name}")
+
+
+@login_required
+@require_POST
+def job_cancel(request, label, pk):
+    kind = KINDS.get(label)
+    if kind is None:
+        raise Http404("No such kind of job.")
+    job = get_object_or_404(kind.model, pk=pk)
+    if not can_cancel(request.user, job):
+        raise PermissionDenied(f"You may not cancel this {kind.noun}.")
+    try:
+        job = cancel(job)
+    except JobStateError as error:
+        messages.error(request, str(error))
+    else:
+        messages.info(request, f"{kind.noun.capitalize()} #{job.pk} was cancelled." if job.status == job.Status.CANCELLED
+                      else f"Stopping {kind.noun} #{job.pk}: its worker stops it within a few seconds.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = "/"
+    return redirect(target)

@@ -6,6 +6,7 @@ from curation.models import (
     DatasetVersion,
     Example,
     ExportJob,
+    FreezeJob,
     ImportRun,
     RejectedRecord,
     Review,
@@ -87,9 +88,17 @@ class DatasetVersionAdmin(admin.ModelAdmin):
 
 @admin.register(ExportJob)
 class ExportJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "version", "format", "split", "status", "rows_written", "total_rows", "created_by", "created_at"]
+    list_display = ["id", "version", "format", "split", "status", "done", "total", "created_by", "created_at"]
     list_filter = ["status", "format"]
     search_fields = ["version__name", "file", "error"]
+
+
+@admin.register(FreezeJob)
+class FreezeJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "status", "done", "total", "version", "created_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "error"]
+    readonly_fields = ["created_at", "started_at", "finished_at", "heartbeat_at"]
 
 
 @admin.register(CompositionTarget)

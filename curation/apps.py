@@ -10,3 +10,6 @@ class CurationConfig(AppConfig):
         from config.celery import ensure_broker_folders
 
         ensure_broker_folders()
+        # The kinds of long work declared by curation (core.jobs.kinds).
+        from curation.datasets import export_jobs, freeze_jobs  # noqa: F401
+        from curation.imports import ingest  # noqa: F401

@@ -2,6 +2,8 @@
 from django.conf import settings
 from django.db import models
 
+from core.jobs.models import Job
+
 
 class Source(models.Model):
     class Kind(models.TextChoices):
@@ -26,17 +28,19 @@ class Source(models.Model):
         return f"{self.get_kind_display()}: {self.name}"
 
 
-class ImportRun(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+class ImportRun(Job):
+    """One read of a source file: records parsed, cleaned, filtered and sampled into candidate examples.
+
+    Progress: while reading, `done`/`total` are bytes of the input (times the parser's passes); while saving,
+    examples saved of those selected."""
+
+    noun = "import"
+    progress_unit = "examples"
+    reaped_note = " Nothing from this run was kept."
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="import_runs")
     file = models.CharField(max_length=1000, help_text="Path of the imported file or folder")
     options = models.JSONField(default=dict, blank=True, help_text="seed, target and per-source options")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     read_count = models.PositiveIntegerField(default=0)
     accepted_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
@@ -46,15 +50,8 @@ class ImportRun(models.Model):
     protected_count = models.PositiveIntegerField(
         default=0, help_text="Selected, but a person edited or reviewed the example: left alone"
     )
-    phase = models.CharField(max_length=16, blank=True, help_text="reading, sampling, saving, done")
     rejected_by_reason = models.JSONField(default=dict, blank=True)
-    progress = models.FloatField(default=0.0, help_text="0.0 to 1.0")
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -63,10 +60,9 @@ class ImportRun(models.Model):
         return f"Import #{self.pk} {self.source.name} ({self.status})"
 
     @property
-    def duration(self):
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
+    def progress_text(self):
+        # While reading, done/total are bytes of the input: a percentage says more.
+        return f"{self.percent}%" if self.phase == "reading" or not self.total else super().progress_text
 
 
 class Example(models.Model):
@@ -267,29 +263,19 @@ class CompositionTarget(models.Model):
         return f"{self.split}/{self.bucket}: {self.target}"
 
 
-class ExportJob(models.Model):
-    """A background export of a version to a file under MEDIA_ROOT, with progress, for very large versions."""
+class ExportJob(Job):
+    """A background export of a version to a file under MEDIA_ROOT, with progress (`done`/`total`: rows)."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+    noun = "export"
+    progress_unit = "rows"
 
     version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="export_jobs")
     format = models.CharField(max_length=16)
     split = models.CharField(max_length=16, blank=True, help_text="Empty for every split")
     metadata = models.BooleanField(default=True, help_text="Lines carry id, split and attribution")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    total_rows = models.PositiveIntegerField(default=0)
-    rows_written = models.PositiveIntegerField(default=0)
     file = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT once written")
     size_bytes = models.BigIntegerField(default=0)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -297,6 +283,25 @@ class ExportJob(models.Model):
     def __str__(self):
         return f"Export #{self.pk} of {self.version_id} as {self.format} ({self.status})"
 
-    @property
-    def progress(self):
-        return min(1.0, self.rows_written / self.total_rows) if self.total_rows else 0.0
+
+class FreezeJob(Job):
+    """Freezing a big selection in the background (more than FREEZE_JOB_MIN_EXAMPLES examples); `version` is
+    set once it is ready. Progress: examples pinned (`done`/`total`)."""
+
+    noun = "freeze"
+    progress_unit = "examples"
+    reaped_note = " No version was kept."
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    selection = models.JSONField(default=dict, blank=True, help_text="The filters to freeze")
+    version = models.OneToOneField(
+        DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="freeze_job",
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Freeze #{self.pk} {self.name} ({self.status})"

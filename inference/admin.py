@@ -5,7 +5,7 @@ from inference.models import Generation, GenerationRun, Judgment, Rating, Study,
 
 @admin.register(GenerationRun)
 class GenerationRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "kind", "status", "dataset_version", "split", "done_count", "prompt_count", "created_at")
+    list_display = ("id", "name", "kind", "status", "dataset_version", "split", "done", "total", "created_at")
     list_filter = ("kind", "status", "split")
     search_fields = ("name",)
     raw_id_fields = ("checkpoint", "dataset_version", "created_by")

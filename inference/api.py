@@ -26,6 +26,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from core.api import JobActions
 from core.permissions import HasRole, HoldsModelPermission
 from inference import results, services, studies
 from inference.access import can_see_results
@@ -50,11 +51,10 @@ class InferenceAPI:
 
 
 class CanChangeRuns(BasePermission):
-    """May the user start, import or cancel generation runs?"""
+    """May the user start or import generation runs?"""
 
     def has_permission(self, request, view):
-        return request.user.has_perm("inference.change_generationrun" if view.action == "cancel"
-                                     else "inference.add_generationrun")
+        return request.user.has_perm("inference.add_generationrun")
 
 
 class CanLabel(BasePermission):
@@ -64,16 +64,10 @@ class CanLabel(BasePermission):
         return request.user.has_perm("inference.add_judgment") or request.user.has_perm("inference.add_rating")
 
 
-class GenerationRunViewSet(InferenceAPI, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class GenerationRunViewSet(InferenceAPI, JobActions, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[0-9]+"
     serializer_class = GenerationRunSerializer
     queryset = GenerationRun.objects.select_related("checkpoint", "dataset_version")
-
-    @extend_schema(request=None, responses=GenerationRunSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[HasRole, CanChangeRuns])
-    def cancel(self, request, pk=None):
-        run = services.cancel_generation_run(self.get_object())
-        return Response(GenerationRunSerializer(run).data)
 
     @extend_schema(request={"multipart/form-data": ImportResponsesSerializer},
                    responses={201: GenerationRunSerializer})

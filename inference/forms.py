@@ -24,12 +24,12 @@ class VersionChoice(forms.ModelChoiceField):
 
 class RunChoice(forms.ModelChoiceField):
     def label_from_instance(self, run):
-        return f"#{run.pk} {run.name} ({run.prompt_count} prompts)"
+        return f"#{run.pk} {run.name} ({run.total} prompts)"
 
 
 class RunsChoice(forms.ModelMultipleChoiceField):
     def label_from_instance(self, run):
-        return f"#{run.pk} {run.name} ({run.prompt_count} prompts)"
+        return f"#{run.pk} {run.name} ({run.total} prompts)"
 
 
 def checkpoints():

@@ -7,20 +7,19 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from core.jobs.models import Job
 
-class GenerationRun(models.Model):
-    """A model's responses to a prompt set: generated here from a checkpoint, or imported (a baseline)."""
+
+class GenerationRun(Job):
+    """A model's responses to a prompt set: generated here from a checkpoint, or imported (a baseline).
+    Progress: `done`/`total` are prompts answered."""
+
+    noun = "generation run"
+    progress_unit = "prompts"
 
     class Kind(models.TextChoices):
         MODEL = "model", "Generated here"
         EXTERNAL = "external", "Imported responses"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
 
     name = models.CharField(max_length=200, help_text="The model name its responses are filed under")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MODEL)
@@ -36,36 +35,13 @@ class GenerationRun(models.Model):
     decoding = models.JSONField(default=dict, blank=True, help_text="Decoding settings the engine received")
     seed = models.IntegerField(default=0)
     batch_size = models.PositiveIntegerField(default=16)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    prompt_count = models.PositiveIntegerField(default=0)
-    done_count = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
         return f"Generation #{self.pk} {self.name} ({self.status})"
-
-    @property
-    def progress(self):
-        return min(1.0, self.done_count / self.prompt_count) if self.prompt_count else 0.0
-
-    @property
-    def is_active(self):
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
-
-    @property
-    def duration(self):
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
 
 
 class Generation(models.Model):

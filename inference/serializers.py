@@ -4,6 +4,7 @@ import uuid
 
 from rest_framework import serializers
 
+from core.api import JOB_FIELDS
 from curation.models import DatasetVersion
 from inference import services
 from inference.engine.jsonl import write_jsonl_atomically
@@ -41,11 +42,9 @@ class GenerationRunSerializer(serializers.ModelSerializer):
         model = GenerationRun
         fields = [
             "id", "name", "kind", "checkpoint", "training_run", "model_path", "dataset_version", "split", "prompts",
-            "decoding", "seed", "batch_size", "status", "prompt_count", "done_count", "progress", "error",
-            "cancel_requested", "created_at", "started_at", "finished_at",
+            "decoding", "seed", "batch_size", *JOB_FIELDS,
         ]
-        read_only_fields = ["kind", "status", "prompt_count", "done_count", "error", "cancel_requested",
-                            "created_at", "started_at", "finished_at"]
+        read_only_fields = ["kind", *JOB_FIELDS]
         extra_kwargs = {"name": {"required": False}, "model_path": {"required": False},
                         "split": {"required": False}}
 

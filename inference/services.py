@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from core.jobs.runner import JobStateError, cancel, enqueue, execute
 from inference.engine.decoding import DecodingSettings
 from inference.engine.jsonl import read_prompts
 from inference.models import Generation, GenerationRun
 from training.engine.jsonl_rows import iter_json_objects
 
-PROMPT_SPLITS = ("dev", "test")
-STALE_SECONDS = 300  # a running run's runner beats every second; this long silent, nobody is running it  # LIMA: checkpoints chosen on dev (50 prompts), reported on test (300)
+PROMPT_SPLITS = ("dev", "test")  # LIMA: checkpoints chosen on dev (50 prompts), reported on test (300)
 # The decoding settings the engine's command line takes (min_new_tokens is the benchmark's only).
 SETTING_FIELDS = ("top_p", "temperature", "repetition_penalty", "max_new_tokens", "do_sample")
 
@@ -126,15 +124,12 @@ def create_generation_run(
         name=(name or _default_name(checkpoint, model_path))[:200], kind=GenerationRun.Kind.MODEL,
         checkpoint=checkpoint, model_path=str(model_path), dataset_version=dataset_version,
         split=split if dataset_version is not None else "", prompts_file=str(prompts_file or ""),
-        decoding=decoding.as_dict(), seed=seed, batch_size=batch_size, prompt_count=count,
+        decoding=decoding.as_dict(), seed=seed, batch_size=batch_size, total=count,
         created_by=user if user is not None and user.is_authenticated else None,
     )
     if run_async:
-        transaction.on_commit(lambda: enqueue_generation_run(run.pk))
-        return run
-    from inference.runner import execute_generation_run
-
-    return execute_generation_run(run.pk)
+        return enqueue(run)
+    return execute(run._meta.label_lower, run.pk)
 
 
 def _default_name(checkpoint, model_path) -> str:
@@ -143,30 +138,13 @@ def _default_name(checkpoint, model_path) -> str:
     return Path(model_path).name
 
 
-def enqueue_generation_run(run_pk: int) -> None:
-    from inference.tasks import generate
-
-    try:
-        generate.apply_async(args=[run_pk], queue="gpu")
-    except Exception as error:  # the broker is down: say so on the run rather than leave it queued forever
-        GenerationRun.objects.filter(pk=run_pk, status=GenerationRun.Status.QUEUED).update(
-            status=GenerationRun.Status.FAILED, error=f"Could not queue the run: {error}", finished_at=timezone.now(),
-        )
-
-
 def cancel_generation_run(run: GenerationRun) -> GenerationRun:
-    """A queued run is cancelled at once; a running one is asked to stop (the runner ends the engine), or
-    cancelled at once when its runner stopped beating (the worker died under it)."""
-    Status = GenerationRun.Status
-    now = timezone.now()
-    silent_since = now - timedelta(seconds=STALE_SECONDS)
-    ended = GenerationRun.objects.filter(pk=run.pk).filter(
-        Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=silent_since)
-    ).update(status=Status.CANCELLED, cancel_requested=True, finished_at=now)
-    if not ended:
-        GenerationRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(cancel_requested=True)
-    run.refresh_from_db()
-    return run
+    """A queued run is cancelled at once; a running one is asked to stop (its worker ends the engine within a
+    heartbeat). Raises GenerationError for a run that has ended."""
+    try:
+        return cancel(run)
+    except JobStateError as error:
+        raise GenerationError(str(error)) from None
 
 
 # --- External responses: a baseline "model" ------------------------------------------------------------
@@ -240,8 +218,8 @@ def import_responses(path, *, name: str = "", dataset_version=None, split: str =
     now = timezone.now()
     run = GenerationRun.objects.create(
         name=name[:200], kind=GenerationRun.Kind.EXTERNAL, dataset_version=dataset_version, split=split,
-        prompts_file=str(path), status=GenerationRun.Status.SUCCEEDED, prompt_count=len(generations),
-        done_count=len(generations), created_by=user if user is not None and user.is_authenticated else None,
+        prompts_file=str(path), status=GenerationRun.Status.SUCCEEDED, total=len(generations),
+        done=len(generations), created_by=user if user is not None and user.is_authenticated else None,
         started_at=now, finished_at=now,
     )
     for generation in generations:

@@ -8,7 +8,6 @@ urlpatterns = [
     path("generations/runs/", views.generation_runs, name="inference-generation-runs"),
     path("generations/<int:pk>/", views.generation_detail, name="inference-generation"),
     path("generations/<int:pk>/status/", views.generation_status, name="inference-generation-status"),
-    path("generations/<int:pk>/cancel/", views.generation_cancel, name="inference-generation-cancel"),
     path("studies/", views.study_list, name="inference-studies"),
     path("studies/new/", views.study_new, name="inference-study-new"),
     path("studies/<int:pk>/", views.study_detail, name="inference-study"),

@@ -38,7 +38,6 @@ from inference.forms import (
 from inference.models import Generation, GenerationRun, Study, StudyItem
 from inference.services import (
     GenerationError,
-    cancel_generation_run,
     choose_checkpoint,
     create_generation_run,
     import_responses,
@@ -77,7 +76,7 @@ def _start_from_form(request, action):
             data = form.cleaned_data
             run = import_responses(save_upload(data["responses"]), name=data["name"].strip(),
                                    dataset_version=data["dataset_version"], split=data["split"], user=request.user)
-            messages.success(request, f"Imported {run.prompt_count} responses of {run.name}.")
+            messages.success(request, f"Imported {run.total} responses of {run.name}.")
             return redirect("inference-generation", pk=run.pk), form
     else:
         form = CheckpointSelectionForm(request.POST)
@@ -139,7 +138,7 @@ def generation_detail(request, pk):
     shown = [(g, mark_safe(render_markdown(g.prompt[-1] if g.prompt else "")), mark_safe(render_markdown(g.response)))
              for g in generations]
     return render(request, "inference/generation.html", {
-        "run": run, "page": generations, "shown": shown, "polling": run.is_active,
+        "run": run, "job": run, "page": generations, "shown": shown, "polling": run.is_active,
         "studies": run.studies.all()[:20], "can_cancel": request.user.has_perm("inference.change_generationrun"),
     })
 
@@ -148,18 +147,13 @@ def generation_detail(request, pk):
 @requires("inference.view_generationrun")
 def generation_status(request, pk):
     run = get_run_for_user(request, pk)
-    response = render(request, "inference/_generation_status.html", {"run": run, "polling": run.is_active})
+    response = render(request, "inference/_generation_status.html", {
+        "run": run, "job": run, "polling": run.is_active,
+        "can_cancel": request.user.has_perm("inference.change_generationrun"),
+    })
     if request.GET.get("was") in ("queued", "running") and not run.is_active:
         response["HX-Refresh"] = "true"  # finished: reload to show the responses
     return response
-
-
-@require_POST
-@requires("inference.change_generationrun")
-def generation_cancel(request, pk):
-    run = cancel_generation_run(get_run_for_user(request, pk))
-    messages.info(request, f"Generation #{run.pk}: {'cancelled' if run.status == 'cancelled' else 'stopping…'}")
-    return redirect("inference-generation", pk=run.pk)
 
 
 # --- Studies ----------------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
-        from curation.tasks import ping
+        from core.tasks import ping
 
         deadline = time.monotonic() + 90
         while True:

@@ -18,7 +18,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     search_fields = ["name", "base_model", "error", "worker_host", "worker_name"]
     raw_id_fields = ["dataset_version", "chosen_checkpoint"]
     readonly_fields = ["created_at", "started_at", "finished_at", "heartbeat_at", "pid", "pgid", "attempt",
-                       "celery_task_id", "metrics", "stats"]
+                       "metrics", "stats"]
     inlines = [CheckpointInline]
 
 

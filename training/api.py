@@ -25,7 +25,6 @@ from training.services import (
     TrainingError,
     cancel_training_run,
     choose_checkpoint,
-    reap_dead_runs,
     resume_training_run,
     runs_for_listing,
     start_training_run,
@@ -73,14 +72,6 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
             "choose_checkpoint": ChooseCheckpointSerializer,
         }.get(self.action, TrainingRunSerializer)
 
-    def list(self, request, *args, **kwargs):
-        reap_dead_runs()  # a run whose worker died is shown failed, not running forever
-        return super().list(request, *args, **kwargs)
-
-    def retrieve(self, request, *args, **kwargs):
-        reap_dead_runs()
-        return super().retrieve(request, *args, **kwargs)
-
     def create(self, request, *args, **kwargs):
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -95,7 +86,7 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
 
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        """Cancel a queued or running run: its engine's process group is killed; checkpoints stay."""
+        """Cancel a queued or running run: its worker stops the engine within a heartbeat; checkpoints stay."""
         return self._act(cancel_training_run, request)
 
     @action(detail=True, methods=["post"])

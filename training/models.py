@@ -7,27 +7,16 @@ lines; the runner (training/runner.py) turns them into these rows.
 from django.conf import settings
 from django.db import models
 
-
-def seconds_text(seconds):
-    """"1 h 04 min", "3 min 12 s", "48 s"."""
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+from core.duration import seconds_text
+from core.jobs.models import Job
 
 
-class TrainingRun(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
+class TrainingRun(Job):
+    """Progress: `done`/`total` are optimizer steps."""
 
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    noun = "training run"
+    progress_unit = "steps"
+    reaped_note = " Resume it to continue from its last checkpoint."
 
     name = models.CharField(max_length=200, blank=True)
     dataset_version = models.ForeignKey(
@@ -40,14 +29,10 @@ class TrainingRun(models.Model):
         default=dict, blank=True,
         help_text="The whole recipe: LIMA's defaults with the overrides, resolved by the engine once it starts",
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     output_dir = models.CharField(max_length=1000, blank=True, help_text="Checkpoints, data and logs of the run")
     data_file = models.CharField(max_length=1000, blank=True, help_text="The train split written as LIMA JSONL")
     train_examples = models.PositiveIntegerField(default=0)
 
-    progress = models.FloatField(default=0.0, help_text="0.0 to 1.0: steps done of all steps")
-    step = models.PositiveIntegerField(default=0)
-    total_steps = models.PositiveIntegerField(default=0)
     epoch = models.PositiveIntegerField(default=0)
     epochs = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(
@@ -56,21 +41,15 @@ class TrainingRun(models.Model):
     stats = models.JSONField(default=dict, blank=True, help_text="Latest tokens/s, ETA, memory, gradient norm")
     log_tail = models.TextField(blank=True, help_text="The last lines the engine wrote to stderr")
 
-    worker_host = models.CharField(max_length=255, blank=True)
-    worker_name = models.CharField(max_length=255, blank=True, help_text="Celery node name, e.g. gpu@host")
     device = models.CharField(max_length=64, blank=True)
     world_size = models.PositiveSmallIntegerField(default=0, help_text="Processes (GPUs) the engine ran on")
     pid = models.IntegerField(null=True, blank=True, help_text="The engine subprocess, while it runs")
     pgid = models.IntegerField(null=True, blank=True, help_text="Its process group: cancel kills the whole group")
-    attempt = models.PositiveIntegerField(default=0, help_text="1 for the first start, +1 per resume")
     resume_requested = models.BooleanField(default=False, help_text="The next attempt continues from the last checkpoint")
     resumed_from = models.CharField(max_length=1000, blank=True)
-    cancel_requested = models.BooleanField(default=False)
     cancel_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
     )
-    celery_task_id = models.CharField(max_length=64, blank=True)
-    error = models.TextField(blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs",
@@ -79,10 +58,6 @@ class TrainingRun(models.Model):
         "Checkpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The checkpoint people chose (LIMA: by hand, among epochs 5 to 10)",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -105,8 +80,12 @@ class TrainingRun(models.Model):
         return seconds_text(eta) if isinstance(eta, (int, float)) else ""
 
     @property
-    def is_active(self):
-        return self.status in self.ACTIVE
+    def step(self):
+        return self.done
+
+    @property
+    def total_steps(self):
+        return self.total
 
     @property
     def epoch_losses(self):
@@ -116,16 +95,6 @@ class TrainingRun(models.Model):
     def last_epoch_loss(self):
         losses = self.epoch_losses
         return losses[-1] if losses else None
-
-    @property
-    def duration(self):
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
-
-    @property
-    def duration_text(self):
-        return seconds_text(self.duration.total_seconds()) if self.duration is not None else ""
 
 
 class Checkpoint(models.Model):

@@ -21,6 +21,9 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     dataset_version_name = serializers.CharField(source="dataset_version.name", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
     checkpoints = CheckpointSerializer(many=True, read_only=True)
+    progress = serializers.FloatField(read_only=True)
+    step = serializers.IntegerField(read_only=True, help_text="Optimizer steps done (= done)")
+    total_steps = serializers.IntegerField(read_only=True, help_text="Optimizer steps in all (= total)")
     loss = serializers.ListField(source="epoch_losses", child=serializers.FloatField(allow_null=True), read_only=True,
                                  help_text="Mean loss of each finished epoch")
 
@@ -28,7 +31,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         model = TrainingRun
         fields = [
             "id", "name", "dataset_version", "dataset_version_name", "base_model", "overrides", "recipe", "status",
-            "progress", "step", "total_steps", "epoch", "epochs", "loss", "metrics", "stats", "log_tail",
+            "phase", "done", "total", "progress", "step", "total_steps", "epoch", "epochs", "loss", "metrics", "stats", "log_tail",
             "train_examples", "output_dir", "data_file", "checkpoints", "chosen_checkpoint", "worker_host",
             "worker_name", "device", "world_size", "pid", "pgid", "attempt", "resumed_from", "cancel_requested",
             "error", "created_by", "created_at", "started_at", "finished_at", "heartbeat_at",

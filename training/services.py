@@ -1,21 +1,16 @@
 """Named verbs on training runs. The web form, the API and `manage.py train` all call these.
 
-Status changes live here and in the runner (training/runner.py), always as conditional updates
-(`filter(status=...).update(...)`), so a request, a worker and the reaper never overwrite each other.
+The lifecycle (claim, heartbeat, cancel, the end, reaping) is core.jobs'; a run's work is training/runner.py.
 """
 import logging
 import re
-import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
-from core.processes import host_name, signal_group
+from core.jobs.runner import JobStateError, cancel, enqueue
 from curation.models import DatasetVersion
-from training.conf import setting
 from training.engine.recipe import RecipeError, from_overrides
 from training.models import Checkpoint, TrainingRun
 
@@ -107,39 +102,18 @@ def start_training_run(version, base_model, overrides=None, *, user=None, name="
 
 def enqueue_training_run(run):
     """Send the run to the `gpu` queue once the transaction that queued it commits."""
-    from training.tasks import run_training
-
-    task_id = str(uuid.uuid4())
-    TrainingRun.objects.filter(pk=run.pk).update(celery_task_id=task_id)
-    run.celery_task_id = task_id
-    transaction.on_commit(lambda: run_training.apply_async(args=[run.pk], queue="gpu", task_id=task_id))
+    return enqueue(run)
 
 
 # --- Cancel, resume, choose -------------------------------------------------------------------------------
 
 def cancel_training_run(run, user=None):
-    """Stop a run. Queued: cancelled at once. Running: flagged, and its process group killed here when the
-    engine runs on this host; the runner sees the flag (or the dead engine) within a second and records
-    "cancelled". Checkpoints already written stay."""
-    now = timezone.now()
-    by = user if user is not None and user.is_authenticated else None
-    if TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.CANCELLED, cancel_requested=True, cancel_requested_by=by, finished_at=now,
-    ):
-        run.refresh_from_db()
-        return run
-    if not TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
-        cancel_requested=True, cancel_requested_by=by,
-    ):
-        run.refresh_from_db()
-        raise TrainingError(f"Run #{run.pk} is {run.status}: there is nothing to cancel.")
-    run.refresh_from_db()
-    if run.pgid and run.worker_host == host_name():
-        import signal
-
-        # The runner is busy reading the engine; killing the group from here makes the cancel immediate.
-        signal_group(run.pgid, signal.SIGTERM)
-    return run
+    """Stop a run. Queued: cancelled at once. Running: its worker stops the engine within a heartbeat and
+    records "cancelled". Checkpoints already written stay."""
+    try:
+        return cancel(run, cancel_requested_by=user if user is not None and user.is_authenticated else None)
+    except JobStateError as error:
+        raise TrainingError(str(error)) from None
 
 
 def resume_training_run(run, user=None):
@@ -149,7 +123,7 @@ def resume_training_run(run, user=None):
         pk=run.pk, status__in=[TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED],
     ).update(
         status=TrainingRun.Status.QUEUED, resume_requested=True, cancel_requested=False, cancel_requested_by=None,
-        error="", finished_at=None, pid=None, pgid=None,
+        error="", finished_at=None, pid=None, pgid=None, phase="",
     )
     run.refresh_from_db()
     if not updated:
@@ -167,47 +141,6 @@ def choose_checkpoint(run, checkpoint, user=None):
     TrainingRun.objects.filter(pk=run.pk).update(chosen_checkpoint=checkpoint)
     run.chosen_checkpoint = checkpoint
     return run
-
-
-# --- The reaper --------------------------------------------------------------------------------------------
-
-def reap_dead_runs(*, limit=None, worker_name=None, now=None):
-    """Mark failed every running run whose runner stopped beating (heartbeat older than `limit` seconds),
-    and, given `worker_name` (a worker that just started), every run that worker was running: it cannot be
-    running any more. Kills the engine's process group when it is on this host. Returns the runs reaped."""
-    now = now or timezone.now()
-    limit = setting("TRAINING_HEARTBEAT_TIMEOUT") if limit is None else limit
-    cutoff = now - timedelta(seconds=limit)
-    running = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
-    stale = list(running.filter(heartbeat_at__lt=cutoff)) + list(running.filter(heartbeat_at__isnull=True, started_at__lt=cutoff))
-    if worker_name:
-        stale += list(running.filter(worker_name=worker_name).exclude(pk__in=[run.pk for run in stale]))
-    reaped = []
-    for run in stale:
-        restarted = bool(worker_name) and run.worker_name == worker_name
-        cause = (
-            f"The worker {run.worker_name or run.worker_host} restarted while running this run: it had died."
-            if restarted else
-            f"No heartbeat from the worker {run.worker_name or run.worker_host or '(unknown)'} since "
-            f"{run.heartbeat_at or run.started_at:%Y-%m-%d %H:%M:%S} UTC (limit {limit:g} s): it died or lost "
-            "the database."
-        )
-        cancelled = run.cancel_requested
-        guard = {"heartbeat_at": run.heartbeat_at} if not restarted else {}
-        updated = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING, attempt=run.attempt, **guard).update(
-            status=TrainingRun.Status.CANCELLED if cancelled else TrainingRun.Status.FAILED,
-            error="" if cancelled else cause + " Resume it to continue from its last checkpoint.",
-            finished_at=now, pid=None, pgid=None,
-        )
-        if not updated:
-            continue  # it beat (or finished) in the meantime
-        if run.pgid and run.worker_host == host_name():
-            import signal
-
-            signal_group(run.pgid, signal.SIGKILL)  # an orphaned engine must not keep training
-        logger.warning("training run %s reaped: %s", run.pk, cause)
-        reaped.append(run)
-    return reaped
 
 
 # --- Reading ------------------------------------------------------------------------------------------------

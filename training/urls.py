@@ -8,7 +8,6 @@ urlpatterns = [
     path("training/mask-preview/", views.mask_preview, name="training-mask-preview"),
     path("training/<int:pk>/", views.run_detail, name="training-run"),
     path("training/<int:pk>/status/", views.run_status, name="training-run-status"),
-    path("training/<int:pk>/cancel/", views.run_cancel, name="training-run-cancel"),
     path("training/<int:pk>/resume/", views.run_resume, name="training-run-resume"),
     path("training/<int:pk>/choose/", views.run_choose, name="training-run-choose"),
 ]

@@ -16,9 +16,7 @@ from training.mask_preview import load_tokenizer, preview_tokens, preview_turns
 from training.models import Checkpoint
 from training.services import (
     TrainingError,
-    cancel_training_run,
     choose_checkpoint,
-    reap_dead_runs,
     resolve_base_model,
     resume_training_run,
     runs_for_listing,
@@ -44,7 +42,6 @@ def get_run_for_user(request, pk, permission=VIEW):
 @require_GET
 def run_list(request):
     require(request.user, VIEW)
-    reap_dead_runs()
     runs = list(runs_for_listing().annotate(checkpoint_count=Count("checkpoints"))[:100])
     context = {"runs": runs, "polling": any(run.is_active for run in runs), "can_start": request.user.has_perm(START)}
     return render(request, "training/_runs.html" if request.htmx else "training/runs.html", context)
@@ -70,7 +67,6 @@ def run_new(request):
 @login_required
 @require_GET
 def run_detail(request, pk):
-    reap_dead_runs()
     run = get_run_for_user(request, pk)
     return render(request, "training/run.html", run_context(request, run))
 
@@ -79,15 +75,8 @@ def run_detail(request, pk):
 @require_GET
 def run_status(request, pk):
     """The live part of a run's page, polled by htmx while the run is queued or running."""
-    reap_dead_runs()
     run = get_run_for_user(request, pk)
     return render(request, "training/_run_status.html", run_context(request, run))
-
-
-@login_required
-@require_POST
-def run_cancel(request, pk):
-    return _act(request, pk, cancel_training_run, "Cancel requested: the engine is being stopped; checkpoints stay.")
 
 
 @login_required
@@ -138,7 +127,9 @@ def run_context(request, run):
         "lr_chart": charts.lr_chart(metrics),
         "recipe_rows": [(name, value, name in overrides) for name, value in (run.recipe or {}).items()],
         "can_change": request.user.has_perm(CHANGE),
+        "can_cancel": request.user.has_perm(CHANGE),
         "polling": run.is_active,
+        "job": run,
     }
 
 

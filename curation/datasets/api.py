@@ -5,10 +5,12 @@
 /api/datasets/{id}/                   detail with manifest
 /api/datasets/{id}/export/            ?format=&split=&metadata= streamed
 /api/datasets/{a}/diff/{b}/           added, removed, changed examples
-/api/exports/                         background exports (admins start them); /api/exports/{id}/download/
+/api/freeze-jobs/                     big selections frozen in the background; {id}/cancel/
+/api/exports/                         background exports (admins start them); {id}/download/, {id}/cancel/
 """
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -18,10 +20,11 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from core.api import CuratedAPI
+from core.api import CuratedAPI, JobActions
 from curation.datasets import versions as datasets
 from curation.datasets.export_jobs import ExportRequestError, check_export_request, job_path, start_export
 from curation.datasets.exports import EXPORT_FORMATS, SPLITS, content_type, file_name, iter_export_chunks
+from curation.datasets.freeze_jobs import needs_a_job, start_freeze_job
 from curation.datasets.serializers import (
     CheckReportSerializer,
     CheckRequestSerializer,
@@ -30,10 +33,11 @@ from curation.datasets.serializers import (
     DiffSerializer,
     ExportJobSerializer,
     ExportRequestSerializer,
+    FreezeJobSerializer,
     FreezeSerializer,
     FrozenSerializer,
 )
-from curation.models import DatasetVersion, ExportJob
+from curation.models import DatasetVersion, ExportJob, FreezeJob
 
 router = SimpleRouter()
 
@@ -64,7 +68,11 @@ def _flag(value, name):
     raise ValidationError({name: "Use true or false."})
 
 
-@extend_schema_view(create=extend_schema(request=FreezeSerializer, responses={201: FrozenSerializer}))
+@extend_schema_view(create=extend_schema(
+    request=FreezeSerializer, responses={201: FrozenSerializer, 202: FreezeJobSerializer},
+    description="Freezes the selection: at once (201, the version), or, above FREEZE_JOB_MIN_EXAMPLES examples, "
+                "as a background job (202, the job: poll /api/freeze-jobs/{id}/ until it names its version).",
+))
 class DatasetVersionViewSet(CuratedAPI, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = DatasetVersion.objects.select_related("created_by")
     lookup_value_regex = "[0-9]+"
@@ -75,12 +83,16 @@ class DatasetVersionViewSet(CuratedAPI, mixins.CreateModelMixin, viewsets.ReadOn
     def create(self, request, *args, **kwargs):
         freeze = FreezeSerializer(data=request.data)
         freeze.is_valid(raise_exception=True)
+        data = freeze.validated_data
         try:
+            selection = datasets.Selection.from_dict(data.get("selection"))
+            if needs_a_job(selection):
+                job = start_freeze_job(data["name"], selection=selection, author=request.user,
+                                       description=data["description"])
+                return Response(FreezeJobSerializer(job).data, status=status.HTTP_202_ACCEPTED,
+                                headers={"Location": reverse("api-freeze-job-detail", args=[job.pk])})
             frozen = datasets.freeze_version(
-                freeze.validated_data["name"],
-                selection=datasets.Selection.from_dict(freeze.validated_data.get("selection")),
-                author=request.user,
-                description=freeze.validated_data["description"],
+                data["name"], selection=selection, author=request.user, description=data["description"],
             )
         except datasets.DuplicateTrainExamples as error:
             raise ValidationError({"selection": [str(error)], "duplicates": error.groups}) from error
@@ -144,7 +156,15 @@ class DatasetVersionViewSet(CuratedAPI, mixins.CreateModelMixin, viewsets.ReadOn
         })
 
 
-class ExportJobViewSet(CuratedAPI, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class FreezeJobViewSet(CuratedAPI, JobActions, viewsets.ReadOnlyModelViewSet):
+    """Freezes of big selections running in the background; `version` is set once it is ready."""
+
+    queryset = FreezeJob.objects.select_related("version")
+    lookup_value_regex = "[0-9]+"
+    serializer_class = FreezeJobSerializer
+
+
+class ExportJobViewSet(CuratedAPI, JobActions, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = ExportJob.objects.all()
     lookup_value_regex = "[0-9]+"
     serializer_class = ExportJobSerializer
@@ -176,4 +196,5 @@ class ExportJobViewSet(CuratedAPI, mixins.CreateModelMixin, viewsets.ReadOnlyMod
 
 
 router.register("datasets", DatasetVersionViewSet, basename="api-dataset")
+router.register("freeze-jobs", FreezeJobViewSet, basename="api-freeze-job")
 router.register("exports", ExportJobViewSet, basename="api-export-job")

@@ -1,10 +1,10 @@
-"""Background exports: a row created in the request, a Celery task that writes the file with progress."""
+"""Background exports: a row created in the request, the job's work writing the file with progress."""
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
+from core.jobs.kinds import job_kind
+from core.jobs.runner import enqueue, execute
 from curation.datasets.exports import EXPORT_FORMATS, SPLITS, count_items, file_name, write_export
 from curation.models import DatasetVersion, ExportJob
 
@@ -27,50 +27,52 @@ def check_export_request(version, fmt, split):
         raise ExportRequestError(f"Version #{version.pk} is {version.status}, not ready.", "version")
 
 
-def start_export(version, *, fmt, split="", metadata=True, author=None):
-    """Queue an export of `version`; the worker picks it up once this transaction commits."""
-    from curation.tasks import export_version
-
+def start_export(version, *, fmt, split="", metadata=True, author=None, run_async=True):
+    """Queue an export of `version` (the worker picks it up once this transaction commits), or run it here."""
     check_export_request(version, fmt, split)
     job = ExportJob.objects.create(
         version=version, format=fmt, split=split or "", metadata=metadata, created_by=author,
-        total_rows=count_items(version, split or None),
+        total=count_items(version, split or None),
     )
-    transaction.on_commit(lambda: export_version.delay(job.pk))
-    return job
+    if not run_async:
+        return execute(job._meta.label_lower, job.pk)
+    return enqueue(job)
+
+
+def relative_path(job):
+    return Path(EXPORT_DIR) / f"job{job.pk}-{file_name(job.version_id, job.format, job.split or None)}"
 
 
 def job_path(job):
     return Path(settings.MEDIA_ROOT) / job.file
 
 
-def run_export_job(job):
-    """Claim a queued job, write its file atomically under MEDIA_ROOT/exports/, record the outcome."""
-    claimed = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.QUEUED).update(
-        status=ExportJob.Status.RUNNING, started_at=timezone.now()
-    )
-    if claimed != 1:
-        return ExportJob.objects.get(pk=job.pk)  # another worker has it, or it already ran
-    job.refresh_from_db()
-    relative = Path(EXPORT_DIR) / f"job{job.pk}-{file_name(job.version_id, job.format, job.split or None)}"
+def discard_export(job):
+    """A failed or cancelled export leaves no file (write_export removes its partial file as it fails; a
+    killed worker's is removed here)."""
+    target = Path(settings.MEDIA_ROOT) / relative_path(job)
+    partial = target.with_name(f".{target.name}.partial")
+    for path in (partial, target):
+        if path.is_dir():
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+@job_kind(ExportJob, queue="default", discard=discard_export, expected_errors=(ExportRequestError,))
+def run_export(job, context):
+    """Write the job's file atomically under MEDIA_ROOT/exports/."""
+    relative = relative_path(job)
     target = Path(settings.MEDIA_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
+    context.progress(0, phase="writing")
 
-    def progress(rows):
-        ExportJob.objects.filter(pk=job.pk).update(rows_written=rows)
+    def on_progress(rows):
+        context.progress(rows)
+        context.check()  # a cancel stops the writing; write_export removes its partial file
 
-    try:
-        rows = write_export(
-            job.version, job.format, target, split=job.split or None, metadata=job.metadata, on_progress=progress
-        )
-    except Exception as error:  # the job row carries the failure to the page; the worker stays up
-        ExportJob.objects.filter(pk=job.pk).update(
-            status=ExportJob.Status.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
-        )
-    else:
-        ExportJob.objects.filter(pk=job.pk).update(
-            status=ExportJob.Status.SUCCEEDED, rows_written=rows, file=str(relative),
-            size_bytes=target.stat().st_size, finished_at=timezone.now(),
-        )
-    job.refresh_from_db()
-    return job
+    rows = write_export(job.version, job.format, target, split=job.split or None, metadata=job.metadata,
+                        on_progress=on_progress)
+    context.progress(rows, total=rows, phase="", file=str(relative), size_bytes=target.stat().st_size)

@@ -2,8 +2,9 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from core.api import JOB_FIELDS
 from curation.datasets.exports import EXPORT_FORMATS
-from curation.models import DatasetVersion, Example, ExportJob
+from curation.models import DatasetVersion, Example, ExportJob, FreezeJob
 
 
 class SelectionSerializer(serializers.Serializer):
@@ -108,13 +109,19 @@ class ExportJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExportJob
-        fields = [
-            "id", "version", "format", "split", "metadata", "status", "progress", "rows_written", "total_rows",
-            "size_bytes", "error", "created_at", "started_at", "finished_at", "download_url",
-        ]
+        fields = ["id", "version", "format", "split", "metadata", *JOB_FIELDS, "size_bytes", "download_url"]
         read_only_fields = fields
 
     def get_download_url(self, job) -> str | None:
         if job.status != ExportJob.Status.SUCCEEDED:
             return None
         return reverse("api-export-job-download", args=[job.pk])
+
+
+class FreezeJobSerializer(serializers.ModelSerializer):
+    progress = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = FreezeJob
+        fields = ["id", "name", "description", "selection", "version", *JOB_FIELDS]
+        read_only_fields = fields

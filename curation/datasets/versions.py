@@ -394,11 +394,14 @@ class Frozen:
     overlaps: list  # contamination.Overlap, also summarised in version.manifest["contamination"]
 
 
-def freeze_version(name, *, selection=None, author=None, description=""):
+def freeze_version(name, *, selection=None, author=None, description="", on_progress=None, on_frozen=None):
     """Freeze the current revisions of `selection` as a new ready version, in one transaction.
 
     Refuses an empty selection and exact duplicates in train (DuplicateTrainExamples); dev/test prompts
-    found in train come back as warnings, and stay recorded in the manifest.
+    found in train come back as warnings, and stay recorded in the manifest. on_progress(examples done, of
+    examples) is called every few thousand examples (it may raise to abandon the freeze: nothing is kept);
+    on_frozen(version) inside the transaction, once the version is ready (a freeze job records its success
+    there, so that the version exists exactly when the job says so).
     """
     selection = selection or Selection()
     name = (name or "").strip()
@@ -415,14 +418,17 @@ def freeze_version(name, *, selection=None, author=None, description=""):
             name=name, description=description, status=DatasetVersion.Status.FREEZING,
             selection=selection.to_dict(), created_by=author,
         )
-        if not _insert_items(version, pinned):
+        total = _insert_items(version, pinned)
+        if not total:
             raise FreezeError("The selection holds no examples: nothing to freeze.")
         manifest = ManifestBuilder(count_tokens, token_method)
         digests = []
         rows = version.items.order_by("example_id").values_list(
             "example_id", "split", "revision__turns", "example__domain", "example__metadata", "example__source__kind"
         )
-        for example_id, split, turns, domain, metadata, kind in rows.iterator(chunk_size=2000):
+        for done, (example_id, split, turns, domain, metadata, kind) in enumerate(rows.iterator(chunk_size=2000)):
+            if on_progress is not None and done % 2000 == 0:
+                on_progress(done, total)
             source = source_label(kind, metadata)
             digests.append(row_digest(split, source, turns))
             manifest.add(split=split, source=source, domain=domain, turns=turns)
@@ -437,6 +443,8 @@ def freeze_version(name, *, selection=None, author=None, description=""):
         version.example_count = len(digests)
         version.status = DatasetVersion.Status.READY
         version.save(update_fields=["manifest", "content_hash", "example_count", "status"])
+        if on_frozen is not None:
+            on_frozen(version)
     return Frozen(version=version, overlaps=overlaps)
 
 

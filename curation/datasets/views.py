@@ -1,12 +1,14 @@
 """Pages of dataset versions: /datasets/ (list; freeze form with a check preview for admins), /datasets/<id>/
 (manifest, charts, exports) and /datasets/<a>/diff/<b>/. Exports themselves are the API's streamed endpoint."""
 import os
+from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.charts.hbars import hbar_chart, histogram
@@ -14,9 +16,11 @@ from core.roles import requires
 from curation.datasets import versions as datasets
 from curation.datasets.export_jobs import ExportRequestError, start_export
 from curation.datasets.exports import EXPORT_FORMATS, SPLITS, file_name
-from curation.models import DatasetVersion, Example, ExportJob, Source
+from curation.datasets.freeze_jobs import needs_a_job, start_freeze_job
+from curation.models import DatasetVersion, Example, FreezeJob, Source
 
 DIFF_ROWS_SHOWN = 100
+FREEZE_JOBS_SHOWN_FOR = timedelta(hours=1)  # finished freezes stay on the list page this long
 FORMAT_NOTES = {
     "lima": "LIMA's release: conversations + source",
     "openai": "Chat fine-tuning: messages with roles",
@@ -71,9 +75,18 @@ class CheckForm(FreezeForm):
         self.fields["name"].required = False
 
 
+def _freeze_jobs_context(request):
+    # The recent freezes, and any still at work however old.
+    recent = FreezeJob.objects.filter(finished_at__gte=timezone.now() - FREEZE_JOBS_SHOWN_FOR)
+    jobs = list((recent | FreezeJob.objects.filter(status__in=FreezeJob.ACTIVE)).order_by("-created_at")[:10])
+    return {"freeze_jobs": jobs, "freeze_polling": any(job.is_active for job in jobs),
+            "can_freeze": request.user.has_perm("curation.add_datasetversion")}
+
+
 def _list_context(request, form=None, report=None, error=None):
     can_freeze = request.user.has_perm("curation.add_datasetversion")
     return {
+        **_freeze_jobs_context(request),
         "versions": DatasetVersion.objects.select_related("created_by")[:200],
         "can_freeze": can_freeze,
         "form": form if form is not None else (FreezeForm() if can_freeze else None),
@@ -90,6 +103,13 @@ def dataset_list(request):
 
 def _report_context(report):
     return {"report": report, "pairs": datasets.describe_overlaps(report.overlaps)}
+
+
+@require_GET
+@requires("curation.view_datasetversion")
+def dataset_freeze_jobs(request):
+    """The freezes running in the background, polled by the list page while one is at work."""
+    return render(request, "curation/_freeze_jobs.html", _freeze_jobs_context(request))
 
 
 @require_POST
@@ -114,6 +134,12 @@ def dataset_freeze(request):
         return render(request, "curation/datasets.html", _list_context(request, form), status=400)
     try:
         selection = form.selection()
+        if needs_a_job(selection):
+            job = start_freeze_job(form.cleaned_data["name"], selection=selection, author=request.user,
+                                   description=form.cleaned_data["description"])
+            messages.info(request, f"Freezing {job.total:,} examples as {job.name!r} in the background: "
+                                   "the version appears below once it is ready.")
+            return redirect("curation-datasets")
         frozen = datasets.freeze_version(
             form.cleaned_data["name"], selection=selection, author=request.user,
             description=form.cleaned_data["description"],
@@ -156,7 +182,7 @@ def _jobs_context(request, version):
     return {
         "version": version,
         "jobs": jobs,
-        "polling": any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in jobs),
+        "polling": any(job.is_active for job in jobs),
         "can_export": request.user.has_perm("curation.add_exportjob"),
         "formats": EXPORT_FORMATS,
         "splits": SPLITS[:3],

@@ -1,4 +1,5 @@
-"""REST API of sources and imports (/api/sources/, /api/imports/), registered on `router`.
+"""REST API of sources and imports (/api/sources/, /api/imports/, /api/imports/{id}/cancel/), registered on
+`router`.
 
 GET lists and shows runs (anyone who may view imports); POST starts one (admins): a multipart upload
 (`file`) or a `path` on the server, with `kind`, optional `name`, `seed`, `target`, `tau` and parser
@@ -13,8 +14,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from core.api import CuratedAPI
-from curation.imports.ingest import KINDS, ImportOptionError, reap_dead_runs, rescue_record, save_upload, start_import
+from core.api import JOB_FIELDS, CuratedAPI, JobActions
+from curation.imports.ingest import KINDS, ImportOptionError, rescue_record, save_upload, start_import
 from curation.models import ImportRun, RejectedRecord, Source
 
 router = SimpleRouter()
@@ -58,10 +59,9 @@ class ImportRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportRun
         fields = [
-            "id", "kind", "source", "source_id", "file", "options", "status", "phase", "progress",
+            "id", "kind", "source", "source_id", "file", "options", *JOB_FIELDS,
             "read_count", "accepted_count", "created_count", "updated_count", "unchanged_count",
-            "protected_count", "rejected_count", "rejected_by_reason", "error", "created_by",
-            "created_at", "started_at", "finished_at", "heartbeat_at",
+            "protected_count", "rejected_count", "rejected_by_reason", "created_by",
         ]
         read_only_fields = fields
 
@@ -109,17 +109,12 @@ class RescueSerializer(serializers.Serializer):
     rejected_record = serializers.IntegerField()
 
 
-class ImportRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+class ImportRunViewSet(JobActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                        viewsets.GenericViewSet):
     # Token first, so an anonymous call is told 401 with a WWW-Authenticate header rather than 403.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewImports]
     queryset = ImportRun.objects.select_related("source", "created_by")
-
-    def get_queryset(self):
-        if self.action in ("list", "retrieve"):
-            reap_dead_runs()  # a run whose worker died shows failed, not running forever
-        return super().get_queryset()
 
     def get_serializer_class(self):
         if self.action == "create":

@@ -29,9 +29,9 @@ per reason are stored so a person can see what was turned down; the rest are onl
 other rejection is stored in full. ``rejected_sample="all"`` stores everything.
 
 Progress while reading is the byte position of the input files (read from the process's open files,
-so it moves even while a parser makes a first pass that yields nothing), written with the counts
-and a heartbeat about once a second. A run whose worker died (killed, out of memory) stops beating:
-``reap_dead_runs``, called by the imports pages and API, fails it after ``IMPORT_HEARTBEAT_TIMEOUT``.
+so it moves even while a parser makes a first pass that yields nothing); while saving, the examples
+saved of those selected. The counts go with every heartbeat of the job (core.jobs): a run whose worker
+died (killed, out of memory) stops beating and the reaper fails it after JOB_HEARTBEAT_TIMEOUT.
 """
 from __future__ import annotations
 
@@ -43,21 +43,20 @@ import math
 import pickle
 import tempfile
 import threading
-import time
 import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
-from datetime import timezone as dt_timezone
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, close_old_connections, connection, transaction
-from django.utils import timezone
+from django.db import connection, transaction
 from django.utils.text import get_valid_filename
 
+from core.jobs.context import Cancelled, JobFailed, Lost
+from core.jobs.kinds import job_kind
+from core.jobs.runner import enqueue, execute
 from curation.imports import sampling
 from curation.models import Example, ImportRun, RejectedRecord, Review, Revision, Source
 from curation.services import (
@@ -73,15 +72,12 @@ from curation.sources.records import Record, SourceFormatError
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 1.0
-DEFAULT_HEARTBEAT_TIMEOUT = 120.0  # seconds without a heartbeat before a running run is reaped
 REJECTED_BATCH = 1000  # RejectedRecord rows per INSERT
 SAVE_BATCH = 200  # examples looked up together in the saving phase
 DEFAULT_REJECTED_SAMPLE = 100
 NOT_SAMPLED = sampling.NOT_SAMPLED
 INVALID_CONVERSATION = "invalid_conversation"
 DUPLICATE_RECORD = "duplicate_record"
-READING_SHARE = 0.9  # of the progress bar; sampling and saving take the rest
 
 # Reasons decided without cleaning any text: counted, and only a sample of them stored (see above).
 COUNT_ONLY_PREFIXES = ("answer_score_below_", "submission_score_below_", "comment_score_below_")
@@ -218,22 +214,8 @@ def start_import(kind, path, *, name=None, options=None, user=None, run_async=Tr
         source=source, file=str(path), options=options, created_by=user if user and user.is_authenticated else None,
     )
     if run_async:
-        transaction.on_commit(lambda: _enqueue(run.pk))
-        return run
-    return run_import(run)
-
-
-def _enqueue(run_pk):
-    from curation.tasks import run_import as run_import_task
-
-    try:
-        run_import_task.apply_async(args=[run_pk], queue="default")
-    except Exception as exc:  # the broker is down: say so on the run rather than leave it queued forever
-        logger.exception("could not enqueue import run %s", run_pk)
-        ImportRun.objects.filter(pk=run_pk, status=ImportRun.Status.QUEUED).update(
-            status=ImportRun.Status.FAILED, phase="failed", finished_at=timezone.now(),
-            error=f"Could not hand the import to the worker: {exc}",
-        )
+        return enqueue(run)
+    return execute(run._meta.label_lower, run.pk)
 
 
 def save_upload(uploaded_file):
@@ -292,34 +274,30 @@ def rescue_record(rejected_record, user):
 
 # --- Running an import ----------------------------------------------------------------------------
 
-def run_import(import_run):
-    """Execute a queued ImportRun to the end (succeeded or failed) and return it refreshed.
+def discard_import(run):
+    """A failed or cancelled run leaves nothing: its examples were never committed (they are written with its
+    success, in one transaction), and its rejected records go."""
+    RejectedRecord.objects.filter(import_run=run).delete()
 
-    Claims the run atomically: a run that is not queued any more (another worker has it) is returned
-    as it is."""
-    now = timezone.now()
-    claimed = ImportRun.objects.filter(pk=import_run.pk, status=ImportRun.Status.QUEUED).update(
-        status=ImportRun.Status.RUNNING, phase="reading", started_at=now, heartbeat_at=now, error="",
-    )
-    run = ImportRun.objects.select_related("source").get(pk=import_run.pk)
-    if claimed != 1:
-        return run
-    tracker = _Tracker(run)
+
+@job_kind(ImportRun, queue="default", discard=discard_import, expected_errors=(SourceFormatError,))
+def run_import(run, context):
+    """The work of a claimed ImportRun (core.jobs.runner owns the claim, the heartbeat and the end)."""
+    run = ImportRun.objects.select_related("source").get(pk=run.pk)
+    tracker = _Tracker(run, context)
+    context.report = tracker.fields
     try:
-        with tracker:
-            _execute(run, tracker)
-    except _Reaped:
-        # reap_dead_runs failed this run while this worker was silent: its verdict stands, and whatever
-        # this worker wrote since (rejected records) goes too.
-        logger.warning("import run %s was reaped while still running; its work is dropped", run.pk)
-        RejectedRecord.objects.filter(import_run=run).delete()
+        _execute(run, tracker, context)
     except Exception as exc:
-        _fail(run, tracker, exc)
-    run.refresh_from_db()
-    return run
+        tracker.saved.clear()  # nothing saved was kept: the saving transaction rolled back
+        if isinstance(exc, (SourceFormatError, Cancelled, Lost)):
+            raise
+        logger.exception("import run %s failed", run.pk)
+        where = f"; last record read: {tracker.location}" if tracker.location else ", before the first record"
+        raise JobFailed(f"{type(exc).__name__}: {exc} (while importing {run.file}{where})") from exc
 
 
-def _execute(run, tracker):
+def _execute(run, tracker, context):
     kind, options = run.source.kind, dict(run.options)
     plan = PLANS[kind]
     parser = parser_for(kind)
@@ -328,9 +306,11 @@ def _execute(run, tracker):
     rejected = _RejectedWriter(run, tracker, options.get("rejected_sample", DEFAULT_REJECTED_SAMPLE))
     candidates = []  # shells: (external_id, domain, rank) of accepted records, for the sampler
     seen = set()
+    tracker.enter("reading")
     with tempfile.TemporaryFile(prefix="import-spool-") as spool:
         tracker.watch_files(_input_files(kind, run.file, parser_options), plan.passes)
-        with rejected.streaming(tracker.thread is not None):
+        # One COPY may stream while the heartbeat thread has the job row on a connection of its own.
+        with rejected.streaming(context.thread is not None):
             for record in parser.iter_records(run.file, seed=seed, **parser_options):
                 tracker.location = record.location
                 record.external_id = _fit_external_id(record.external_id)
@@ -338,7 +318,8 @@ def _execute(run, tracker):
                     _check_conversation(record)
                 if record.reject_reason is None and record.external_id in seen:
                     record.reject_reason = DUPLICATE_RECORD
-                tracker.count_read()
+                tracker.read += 1
+                context.check()
                 if record.reject_reason is not None:
                     rejected.add(record)
                     continue
@@ -347,28 +328,20 @@ def _execute(run, tracker):
                 candidates.append(sampling.Candidate(record.external_id, record.domain, _rank(record)))
         del seen
 
-        tracker.enter("sampling", progress=READING_SHARE)
+        tracker.enter("sampling")
         selected = _select(plan, options, candidates, seed)
         del candidates
 
-        tracker.enter("saving")
+        tracker.enter("saving", total=len(selected))
         spool.seek(0)
-        sqlite = connection.vendor == "sqlite"
-        if sqlite:
-            tracker.stop_heartbeats()  # SQLite has one writer: the saving transaction
+        if connection.vendor == "sqlite":
+            context.stop_beating()  # SQLite has one writer: the saving transaction (it beats from here)
         with transaction.atomic():
-            if sqlite:
-                # Take the write lock first: a transaction that reads, then writes, is refused at once
-                # ("database is locked") when another connection wrote in between.
-                if not ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
-                        heartbeat_at=timezone.now()):
-                    raise _Reaped
-            _save(run, _spooled(spool), selected, rejected, tracker)
+            _save(run, _spooled(spool), selected, rejected, tracker, context)
             rejected.flush()
             # The success is written in the same transaction as the examples: a run is never left
-            # "running" with examples kept (what reap_dead_runs says of a run whose worker died).
-            if not tracker.enter("done", status=ImportRun.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now()):
-                raise _Reaped
+            # "running" with examples kept (what the reaper says of a run whose worker died).
+            context.succeed(phase="done")
 
 
 def _select(plan, options, candidates, seed):
@@ -390,19 +363,21 @@ def _select(plan, options, candidates, seed):
     )
 
 
-def _save(run, records, selected, rejected, tracker):
+def _save(run, records, selected, rejected, tracker, context):
     batch = []
     for record in records:
         if record.external_id in selected:
             batch.append(record)
             if len(batch) >= SAVE_BATCH:
                 _upsert(run, batch, tracker)
+                context.check()
                 batch = []
         else:
             record.reject_reason = NOT_SAMPLED
             rejected.add(record)
     if batch:
         _upsert(run, batch, tracker)
+        context.check()
 
 
 def _upsert(run, records, tracker):
@@ -451,63 +426,6 @@ def _create_examples(run, records):
         ),
         source=run.source, import_run=run, author=None, note="imported",
     )
-
-
-def _fail(run, tracker, exc):
-    if isinstance(exc, SourceFormatError):
-        message = str(exc)
-    else:
-        logger.exception("import run %s failed", run.pk)
-        where = f"; last record read: {tracker.location}" if tracker.location else ", before the first record"
-        message = f"{type(exc).__name__}: {exc} (while importing {run.file}{where})"
-    # Nothing half-written: the examples were never committed; the rejected records go too.
-    RejectedRecord.objects.filter(import_run=run).delete()
-    tracker.saved.clear()
-    tracker.enter("failed", status=ImportRun.Status.FAILED, finished_at=timezone.now(), error=message)
-
-
-class _Reaped(Exception):
-    """reap_dead_runs marked this run failed while its worker was still at it."""
-
-
-def reap_dead_runs(*, limit=None, now=None):
-    """Fail every running ImportRun whose worker stopped beating (its heartbeat, or its start if it never
-    beat, older than `limit` seconds: setting IMPORT_HEARTBEAT_TIMEOUT, default 120), and delete its rejected
-    records, as a failed run leaves none. Its examples need no deleting: they are only ever committed with
-    the run's success, in one transaction (see _execute). Returns the runs reaped.
-
-    A worker that was only slow finds its run failed at its next heartbeat or at the end, drops its work and
-    leaves the reaper's verdict as it is."""
-    now = now or timezone.now()
-    if limit is None:
-        limit = getattr(settings, "IMPORT_HEARTBEAT_TIMEOUT", DEFAULT_HEARTBEAT_TIMEOUT)
-    cutoff = now - timedelta(seconds=limit)
-    running = ImportRun.objects.filter(status=ImportRun.Status.RUNNING)
-    stale = list(running.filter(heartbeat_at__lt=cutoff)) + list(
-        running.filter(heartbeat_at__isnull=True, started_at__lt=cutoff)
-    )
-    reaped = []
-    for run in stale:
-        last = (run.heartbeat_at or run.started_at).astimezone(dt_timezone.utc)
-        cause = (
-            f"The worker stopped sending heartbeats at {last:%Y-%m-%d %H:%M:%S} UTC (limit {limit:g} s): it "
-            "died or lost the database; nothing from this run was kept."
-        )
-        try:
-            with transaction.atomic():
-                # Only if it did not beat (or end) since we looked.
-                updated = ImportRun.objects.filter(
-                    pk=run.pk, status=ImportRun.Status.RUNNING, heartbeat_at=run.heartbeat_at,
-                ).update(status=ImportRun.Status.FAILED, phase="failed", finished_at=now, error=cause)
-                if updated:
-                    RejectedRecord.objects.filter(import_run=run).delete()
-        except OperationalError:  # SQLite: its worker holds the write lock, saving: it is alive
-            logger.info("import run %s looks stale but its database is busy: not reaped", run.pk)
-            continue
-        if updated:
-            logger.warning("import run %s reaped: %s", run.pk, cause)
-            reaped.append(run)
-    return reaped
 
 
 # --- Records --------------------------------------------------------------------------------------
@@ -673,7 +591,8 @@ class _BytesRead:
     files: dict = field(default_factory=dict)
     passes: int = 1
 
-    def fraction(self):
+    def done_and_total(self):
+        """(bytes read, bytes to read) over every pass, or None when it cannot be told."""
         if not self.files:
             return None
         try:
@@ -693,45 +612,23 @@ class _BytesRead:
             state.position, state.open = position, True
         total = sum(state.size for state in self.files.values()) * self.passes
         done = sum(min(state.passes_done, self.passes) * state.size + state.position for state in self.files.values())
-        return min(done / total, 1.0) if total else None
+        return (min(done, total), total) if total else None
 
 
 class _Tracker:
-    """The run's counts, written to its row about once a second with a heartbeat.
+    """The run's counts and progress, written with each heartbeat of the job (JobContext.report)."""
 
-    The writes come from a thread when the caller holds no transaction, so the row moves even while a
-    parser reads for an hour before its first record; inside a transaction (tests) another connection
-    could neither see the run nor write it, so the main thread writes between records instead."""
-
-    def __init__(self, run):
+    def __init__(self, run, context):
         self.run = run
+        self.context = context
         self.read = 0
         self.rejected = Counter()
         self.saved = Counter()
         self.location = ""
         self.bytes = _BytesRead()
-        self.phase = "reading"
+        self.phase = ""
+        self.to_save = 0
         self.lock = threading.Lock()
-        self.last_write = 0.0
-        self.stop = threading.Event()
-        self.thread = None
-        self.reaped = False  # set by a write that finds the run no longer running
-
-    def __enter__(self):
-        if not connection.in_atomic_block:
-            self.thread = threading.Thread(target=self._beat, name=f"import-run-{self.run.pk}", daemon=True)
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop_heartbeats()
-        return False
-
-    def stop_heartbeats(self):
-        if self.thread is not None:
-            self.stop.set()
-            self.thread.join(timeout=30)
-            self.thread = None
 
     def watch_files(self, paths, passes):
         files = {}
@@ -742,18 +639,11 @@ class _Tracker:
                 pass
         self.bytes = _BytesRead(files, passes)
 
-    def enter(self, phase, **fields):
-        """Write the new phase (and `fields`); the number of rows written: 0 once the run is not running."""
+    def enter(self, phase, total=0):
         with self.lock:
-            self.phase = phase
-        return self.write(phase=phase, **fields)
-
-    def count_read(self):
-        self.read += 1
-        if self.thread is None and time.monotonic() - self.last_write >= HEARTBEAT_SECONDS:
-            self.write()
-        if self.reaped:
-            raise _Reaped
+            self.phase, self.to_save = phase, total
+        self.context.flush()
+        self.context.check()
 
     def count_rejected(self, reason):
         with self.lock:
@@ -762,42 +652,26 @@ class _Tracker:
     def count(self, what):
         self.saved[what] += 1
 
-    def _beat(self):
-        try:
-            while not self.stop.wait(HEARTBEAT_SECONDS):
-                try:
-                    self.write()
-                except Exception:
-                    logger.warning("import run %s: heartbeat not written", self.run.pk, exc_info=True)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    def write(self, **fields):
+    def fields(self):
         with self.lock:
             rejected = dict(self.rejected)
-            phase = self.phase
+            phase, to_save = self.phase, self.to_save
+        saved = sum(self.saved.values())
         values = {
+            "phase": phase,
             "read_count": self.read,
             "rejected_count": sum(rejected.values()),
             "rejected_by_reason": rejected,
-            "accepted_count": sum(self.saved.values()),
+            "accepted_count": saved,
             "created_count": self.saved["created"],
             "updated_count": self.saved["updated"],
             "unchanged_count": self.saved["unchanged"],
             "protected_count": self.saved["protected"],
-            "heartbeat_at": timezone.now(),
         }
-        rows = ImportRun.objects.filter(pk=self.run.pk)
-        if phase == "reading" and "phase" not in fields:
-            fraction = self.bytes.fraction()
-            if fraction is not None:
-                values["progress"] = round(min(fraction, 0.999) * READING_SHARE, 4)
-            # A heartbeat computed just before the main thread moved on must not undo the new phase.
-            rows = rows.filter(phase="reading")
-        values.update(fields)
-        updated = rows.filter(status=ImportRun.Status.RUNNING).update(**values)
-        self.last_write = time.monotonic()
-        if not updated and not ImportRun.objects.filter(pk=self.run.pk, status=ImportRun.Status.RUNNING).exists():
-            self.reaped = True  # (no row updated can also be a phase that moved on meanwhile)
-        return updated
+        if phase == "reading":
+            position = self.bytes.done_and_total()
+            if position is not None:
+                values["done"], values["total"] = position
+        elif phase == "saving":
+            values["done"], values["total"] = saved, to_save
+        return values

@@ -2,7 +2,6 @@
 (progress, counts per reason, rejected records grouped by reason, each with a rescue button)."""
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
@@ -11,17 +10,16 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.markdown import render_markdown
 from core.roles import requires
+from core.views import can_cancel
 from curation.imports.ingest import (
     KINDS,
     ImportOptionError,
     is_count_only,
-    reap_dead_runs,
     rescue_record,
     save_upload,
     start_import,
@@ -32,15 +30,11 @@ ACTIVE = (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING)
 PREVIEW_PER_REASON = 5
 PAGE_SIZE = 25
 RUNS_SHOWN = 50
-STALLED_AFTER = timedelta(minutes=2)
-
-
 
 
 def get_import_run_for_user(request, pk):
     if not request.user.has_perm("curation.view_importrun"):
         raise PermissionDenied
-    reap_dead_runs()  # a run whose worker died shows failed, not running forever
     return get_object_or_404(ImportRun.objects.select_related("source", "created_by"), pk=pk)
 
 
@@ -90,7 +84,6 @@ class ImportForm(forms.Form):
 
 
 def _runs_context():
-    reap_dead_runs()
     runs = list(ImportRun.objects.select_related("source", "created_by")[:RUNS_SHOWN])
     return {"runs": runs, "polling": any(run.status in ACTIVE for run in runs)}
 
@@ -158,26 +151,16 @@ def _reasons(run):
     ]
 
 
-def _took(run):
-    if run.duration is None:
-        return ""
-    seconds = run.duration.total_seconds()
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
-
-
-def _status_context(run):
-    # A worker killed mid-run (out of memory, a restart) leaves the run "running": say so when it goes quiet.
-    stalled = (run.status == ImportRun.Status.RUNNING and run.heartbeat_at is not None
-               and timezone.now() - run.heartbeat_at > STALLED_AFTER)
-    return {"run": run, "reasons": _reasons(run), "polling": run.status in ACTIVE, "took": _took(run),
-            "stalled": stalled}
+def _status_context(request, run):
+    return {"run": run, "job": run, "reasons": _reasons(run), "polling": run.status in ACTIVE,
+            "can_cancel": can_cancel(request.user, run)}
 
 
 @require_GET
 @requires("curation.view_importrun")
 def import_detail(request, pk):
     run = get_import_run_for_user(request, pk)
-    context = _status_context(run)
+    context = _status_context(request, run)
     reason = request.GET.get("reason")
     if reason:
         page = Paginator(run.rejected_records.filter(reason=reason), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -198,7 +181,7 @@ def import_detail(request, pk):
 def import_status(request, pk):
     """Progress and counts, polled while the run is active; the whole page reloads when it ends."""
     run = get_import_run_for_user(request, pk)
-    response = render(request, "curation/_import_status.html", _status_context(run))
+    response = render(request, "curation/_import_status.html", _status_context(request, run))
     if request.GET.get("was") in ACTIVE and run.status not in ACTIVE:
         response["HX-Refresh"] = "true"  # the rejected records and final counts are in: show them
     return response

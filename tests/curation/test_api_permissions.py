@@ -4,7 +4,7 @@ import json
 import pytest
 from rest_framework.authtoken.models import Token
 
-from curation.datasets.export_jobs import run_export_job, start_export
+from curation.datasets.export_jobs import start_export
 from curation.datasets.versions import freeze_version
 from curation.services import create_example
 
@@ -52,7 +52,7 @@ def world(alice, settings, tmp_path):
     example = create_example(turns=["Q?", "A."], status="approved", split="train")
     loose = create_example(turns=["Loose?", "Yes."])
     version = freeze_version("v1").version
-    job = run_export_job(start_export(version, fmt="lima"))  # run here: nothing reaches a worker
+    job = start_export(version, fmt="lima", run_async=False)  # run here: nothing reaches a worker
     return {"source": example.source_id, "example": example.pk, "loose": loose.pk, "version": version.pk, "job": job.pk}
 
 

@@ -38,7 +38,7 @@ def make_run(name, responses, *, checkpoint=None, version=None, split="dev", kin
     now = timezone.now()
     run = GenerationRun.objects.create(
         pk=pk, name=name, kind=kind, checkpoint=checkpoint, dataset_version=version, split=split if version else "",
-        status=GenerationRun.Status.SUCCEEDED, prompt_count=len(responses), done_count=len(responses),
+        status=GenerationRun.Status.SUCCEEDED, total=len(responses), done=len(responses),
         started_at=now, finished_at=now,
     )
     items = {}

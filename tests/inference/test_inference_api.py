@@ -76,7 +76,7 @@ def test_a_generation_run_keeps_the_decoding_it_was_given(api, alice, tmp_path, 
     assert run.decoding == {"top_p": 0.75, "temperature": 1.1, "repetition_penalty": 1.2, "max_new_tokens": 100,
                             "min_new_tokens": 0, "do_sample": True}
     assert answer.json()["decoding"] == run.decoding
-    assert (run.status, run.prompt_count, run.created_by) == ("queued", 2, alice)
+    assert (run.status, run.total, run.created_by) == ("queued", 2, alice)
     bad = api(alice).post("/api/generation-runs/", {**body, "decoding": {"top_p": 1.5}}, format="json")
     assert bad.status_code == 400 and "top_p" in json.dumps(bad.json())
 
@@ -91,7 +91,7 @@ def test_external_responses_are_imported_through_the_api(api, alice, tmp_path, s
                              {"responses": upload, "name": "Claude", "dataset_version": version.pk}, format="multipart")
 
     assert answer.status_code == 201, answer.json()
-    assert answer.json()["kind"] == "external" and answer.json()["prompt_count"] == 3
+    assert answer.json()["kind"] == "external" and answer.json()["total"] == 3
 
 
 def test_the_results_api_computes_lima_agreement(api, alice, bob):

@@ -2,14 +2,14 @@
 engine, imported baselines, cancel, the pages, and a run through a real worker on the tiny model."""
 import io
 import json
-import sys
 import time
 
 import pytest
 
+from core.jobs.runner import run_here
 from inference.engine.generate import DecodingSettings
 from inference.models import Generation, GenerationRun
-from inference.runner import engine_command, execute_generation_run, run_engine
+from inference.runner import engine_command
 from inference.services import (
     GenerationError,
     cancel_generation_run,
@@ -78,31 +78,6 @@ def test_the_engine_command_carries_every_stored_setting():
 # --- The engine subprocess ------------------------------------------------------------------------------
 
 
-def test_run_engine_passes_on_json_events_and_keeps_the_rest_for_errors():
-    script = (
-        "import json, sys\n"
-        "print(json.dumps({'event': 'progress', 'done': 1, 'total': 2}), file=sys.stderr, flush=True)\n"
-        "print('Traceback: something broke', file=sys.stderr)\n"
-        "sys.exit(3)\n"
-    )
-    events = []
-
-    result = run_engine([sys.executable, "-c", script], events.append, lambda: False, poll_seconds=0.1)
-
-    assert events == [{"event": "progress", "done": 1, "total": 2}]
-    assert result.returncode == 3 and not result.cancelled
-    assert "something broke" in result.error
-
-
-def test_run_engine_stops_the_engine_when_cancelled():
-    started = time.monotonic()
-    result = run_engine([sys.executable, "-c", "import time; time.sleep(60)"], lambda e: None, lambda: True,
-                        poll_seconds=0.1)
-
-    assert result.cancelled
-    assert time.monotonic() - started < 15
-
-
 @pytest.mark.django_db
 def test_decoding_settings_reach_the_engine(tiny_checkpoint, generator):
     # given a run over the dev prompts with settings far from LIMA's
@@ -118,7 +93,7 @@ def test_decoding_settings_reach_the_engine(tiny_checkpoint, generator):
     assert [g.response for g in stored] == generator.generate(prompts, SETTINGS, seed=7, batch_size=2)
     lima = generator.generate(prompts, DecodingSettings(), seed=7, batch_size=2)
     assert [g.response for g in stored] != lima  # the settings made a difference
-    assert run.done_count == run.prompt_count == len(DEV_CHATS)
+    assert run.done == run.total == len(DEV_CHATS)
 
 
 @pytest.mark.django_db
@@ -135,49 +110,29 @@ def test_a_model_folder_that_is_no_model_fails_the_run_with_the_engines_message(
 
 
 @pytest.mark.django_db
+def test_a_running_run_asked_to_cancel_is_flagged_for_its_worker_and_a_finished_one_is_refused(tmp_path):
+    version = make_version()
+    running = create_generation_run(model_path=str(tmp_path), dataset_version=version, split="dev")
+    GenerationRun.objects.filter(pk=running.pk).update(status="running", attempt=1)
+
+    running = cancel_generation_run(running)
+
+    assert (running.status, running.cancel_requested) == ("running", True)  # its worker stops the engine
+    GenerationRun.objects.filter(pk=running.pk).update(status="succeeded")
+    with pytest.raises(GenerationError, match="is succeeded: there is nothing to cancel"):
+        cancel_generation_run(running)
+
+
+@pytest.mark.django_db
 def test_a_queued_run_is_cancelled_at_once_and_never_starts(tmp_path):
     version = make_version()
     run = create_generation_run(model_path=str(tmp_path), dataset_version=version, split="dev")
 
     cancel_generation_run(run)
-    execute_generation_run(run.pk)
+    run_here(run)
 
     run.refresh_from_db()
     assert run.status == "cancelled" and run.started_at is None
-
-
-@pytest.mark.django_db
-def test_cancelling_a_running_run_asks_its_runner_unless_the_runner_is_gone(tmp_path):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    version = make_version()
-    live = create_generation_run(model_path=str(tmp_path), dataset_version=version, split="dev")
-    dead = create_generation_run(model_path=str(tmp_path), dataset_version=version, split="dev")
-    GenerationRun.objects.filter(pk=live.pk).update(status="running", heartbeat_at=timezone.now())
-    GenerationRun.objects.filter(pk=dead.pk).update(status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
-
-    live, dead = cancel_generation_run(live), cancel_generation_run(dead)
-
-    assert (live.status, live.cancel_requested) == ("running", True)  # the runner stops the engine and says so
-    assert dead.status == "cancelled" and dead.finished_at is not None
-
-
-def test_run_engine_cancels_on_the_flag_the_runner_reads(tmp_path):
-    flag = tmp_path / "stop"
-    script = "import json, sys, time\nfor i in range(600):\n    time.sleep(0.05)\n"
-    checks = []
-
-    def should_cancel():
-        checks.append(1)
-        if len(checks) == 3:
-            flag.touch()
-        return flag.exists()
-
-    result = run_engine([sys.executable, "-c", script], lambda e: None, should_cancel, poll_seconds=0.05)
-
-    assert result.cancelled and len(checks) == 3
 
 
 @pytest.mark.django_db
@@ -223,7 +178,7 @@ def test_imported_responses_keyed_by_example_id_take_their_prompts_from_the_vers
 
     run = import_responses(path, dataset_version=version, split="test")
 
-    assert (run.name, run.kind, run.status, run.prompt_count) == ("GPT-4", "external", "succeeded", 2)
+    assert (run.name, run.kind, run.status, run.total) == ("GPT-4", "external", "succeeded", 2)
     second = run.generations.get(prompt_key=ids[1])
     assert second.prompt == ["Why is the sky blue?", "Rayleigh scattering.", "Explain it to a child."]
     assert second.dataset_item.example_id == int(ids[1])
@@ -300,7 +255,7 @@ def test_the_generations_page_lists_runs_and_only_admins_start_them(client, clie
     assert answer.status_code == 302 and answer["Location"] == f"/generations/{run.pk}/"
     assert run.decoding == {"top_p": 0.8, "temperature": 0.9, "repetition_penalty": 1.1, "max_new_tokens": 64,
                             "min_new_tokens": 0, "do_sample": True}
-    assert (run.split, run.seed, run.batch_size, run.prompt_count, run.created_by) == ("test", 5, 8, 2, alice)
+    assert (run.split, run.seed, run.batch_size, run.total, run.created_by) == ("test", 5, 8, 2, alice)
     assert f"/generations/{run.pk}/" in client_of(alice).get("/generations/").content.decode()
 
 
@@ -355,7 +310,7 @@ def test_a_run_on_the_gpu_queue_completes_with_its_generations(celery_worker, ti
         run.refresh_from_db()
     assert run.status == "succeeded", run.error
     generations = list(run.generations.order_by("position"))
-    assert len(generations) == 2 and run.done_count == 2
+    assert len(generations) == 2 and run.done == 2
     assert all(g.model_name == "tiny run · epoch 5" for g in generations)
     assert {g.dataset_item.split for g in generations} == {"test"}
     assert run.started_at and run.finished_at and run.model_path == str(tiny_checkpoint)

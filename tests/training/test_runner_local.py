@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.jobs.runner import execute
 from training.models import TrainingRun
-from training.runner import engine_command, execute_training_run
+from training.runner import engine_command
 from training.services import start_training_run
 
 from .runs_helpers import FAST_RECIPE, frozen_version
@@ -25,7 +26,7 @@ def test_a_run_trains_on_the_pinned_train_split_and_records_checkpoints_and_loss
     version = frozen_version(chats[:16], held_out=[["A held-out prompt?", "A held-out answer."]])
     run = start_training_run(version, str(tiny_model_dir), FAST_RECIPE, user=alice, enqueue=False)
     # when the runner runs it here
-    run = execute_training_run(run.pk, worker_name="local")
+    run = execute("training.trainingrun", run.pk, worker_name="local")
     # then
     assert run.status == TrainingRun.Status.SUCCEEDED, run.log_tail
     assert Path(run.output_dir) == media.resolve() / "training" / str(run.pk)
@@ -54,7 +55,7 @@ def test_an_engine_failure_ends_the_run_failed_with_the_engines_message(chats, t
     (broken / "model.safetensors").write_bytes(b"not weights")
     run = start_training_run(frozen_version(chats[:4]), str(broken), {"epochs": 1}, enqueue=False)
     # when it runs
-    run = execute_training_run(run.pk)
+    run = execute("training.trainingrun", run.pk)
     # then the run failed with the engine's own message, and nothing of the engine is left
     assert run.status == TrainingRun.Status.FAILED
     error_line = json.loads(Path(run.output_dir, "events.jsonl").read_text().splitlines()[-1])
@@ -68,7 +69,7 @@ def test_an_engine_failure_ends_the_run_failed_with_the_engines_message(chats, t
 def test_a_run_that_is_not_queued_is_left_alone(chats, tiny_model_dir, media):
     run = start_training_run(frozen_version(chats[:4]), str(tiny_model_dir), enqueue=False)
     TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.CANCELLED)
-    assert execute_training_run(run.pk) is None
+    assert execute("training.trainingrun", run.pk) is None
     assert TrainingRun.objects.get(pk=run.pk).attempt == 0
 
 

@@ -31,7 +31,7 @@ def trained_run(version, tiny_model_dir, media, alice):
     """A run in the middle of its second epoch, as the runner leaves the row."""
     run = start_training_run(version, str(tiny_model_dir), {"epochs": 3}, user=alice, enqueue=False)
     TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRun.Status.RUNNING, attempt=1, step=3, total_steps=6, epoch=2, epochs=3, progress=0.5,
+        status=TrainingRun.Status.RUNNING, attempt=1, done=3, total=6, epoch=2, epochs=3,
         heartbeat_at=timezone.now(), started_at=timezone.now() - timedelta(minutes=1), worker_name="gpu@box",
         device="cpu", world_size=1, log_tail="loading the model\n{warning} a line with <b>markup</b>",
         metrics={"step": [1, 2, 3], "epoch": [1, 1, 2], "loss": [5.2, 4.8, 4.1], "lr": [1e-5, 8e-6, 6e-6], "epoch_loss": [5.0]},
@@ -55,11 +55,11 @@ def test_an_annotator_sees_runs_but_not_the_form_nor_the_buttons(client_of, bob,
     assert listing.status_code == 200 and f"/training/{trained_run.pk}/" in listing.content.decode()
     assert "New run" not in listing.content.decode()
     page = client.get(f"/training/{trained_run.pk}/").content.decode()
-    assert "Cancel run" not in page and ">Choose<" not in page
+    assert "Cancel training run" not in page and ">Choose<" not in page
     assert client.get("/training/new/").status_code == 403
     response = client.post("/training/new/", {"dataset_version": version.pk, "base_model": str(tiny_model_dir)})
     assert response.status_code == 403
-    assert client.post(f"/training/{trained_run.pk}/cancel/").status_code == 403
+    assert client.post(f"/jobs/training.trainingrun/{trained_run.pk}/cancel/").status_code == 403
     assert client.get(f"/training/mask-preview/?dataset_version={version.pk}").status_code == 403
     assert TrainingRun.objects.count() == 1 and not TrainingRun.objects.get().cancel_requested
 
@@ -110,7 +110,7 @@ def test_a_runs_page_shows_progress_charts_checkpoints_log_and_lineage(client_of
     assert loss_path.startswith("M") and loss_path.count("L") == 2  # three steps
     assert 'class="chart-marker"' in page and "epoch 1: mean loss 5.0000" in page
     assert 'class="line-chart chart-lr"' in page
-    assert "checkpoint-epoch-01" in page and ">Choose<" in page and "Cancel run" in page
+    assert "checkpoint-epoch-01" in page and ">Choose<" in page and "Cancel training run" in page
     assert "&lt;b&gt;markup&lt;/b&gt;" in page  # the log is text, never markup
     assert 'hx-get="/training/%d/status/"' % trained_run.pk in page
 
@@ -119,7 +119,7 @@ def test_a_runs_page_shows_progress_charts_checkpoints_log_and_lineage(client_of
 def test_the_status_partial_stops_polling_once_the_run_ended(client_of, alice, trained_run):
     client = client_of(alice)
     assert "hx-trigger" in client.get(f"/training/{trained_run.pk}/status/", HTTP_HX_REQUEST="true").content.decode()
-    TrainingRun.objects.filter(pk=trained_run.pk).update(status=TrainingRun.Status.SUCCEEDED, progress=1.0)
+    TrainingRun.objects.filter(pk=trained_run.pk).update(status=TrainingRun.Status.SUCCEEDED, done=6)
     ended = client.get(f"/training/{trained_run.pk}/status/", HTTP_HX_REQUEST="true").content.decode()
     assert 'id="run-status"' in ended and "hx-trigger" not in ended.split(">", 1)[0]
 

@@ -27,4 +27,4 @@ class Command(BaseCommand):
             run = import_responses(file, name=name, dataset_version=version, split=split)
         except GenerationError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"Generation #{run.pk} {run.name!r}: imported {run.prompt_count} responses.")
+        self.stdout.write(f"Generation #{run.pk} {run.name!r}: imported {run.total} responses.")

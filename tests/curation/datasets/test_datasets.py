@@ -342,7 +342,7 @@ def test_admins_start_background_exports_from_the_version_page(client_of, alice,
                                                                          "metadata": "on"})
     assert started.status_code == 200 and b"queued" in started.content and b'hx-trigger="every 2s"' in started.content
     job = version.export_jobs.get()
-    assert (job.format, job.split, job.metadata, job.total_rows) == ("parquet", "train", True, 1)
+    assert (job.format, job.split, job.metadata, job.total) == ("parquet", "train", True, 1)
     refused = client_of(alice).post(f"/datasets/{version.pk}/exports/", {"format": "csv"})
     assert refused.status_code == 400 and b"Unknown format" in refused.content
     assert client_of(bob).post(f"/datasets/{version.pk}/exports/", {"format": "lima"}).status_code == 403

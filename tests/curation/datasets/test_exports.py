@@ -170,7 +170,7 @@ def test_a_background_export_writes_a_file_with_progress_and_can_be_downloaded(
                           content_type="application/json")
     assert started.status_code == 201, started.content
     job_id = started.json()["id"]
-    assert started.json()["total_rows"] == 1
+    assert started.json()["total"] == 1
 
     deadline = time.monotonic() + 60
     while True:
@@ -179,7 +179,7 @@ def test_a_background_export_writes_a_file_with_progress_and_can_be_downloaded(
             break
         time.sleep(0.2)
     assert job["status"] == "succeeded", job
-    assert job["rows_written"] == 1 and job["progress"] == 1.0 and job["size_bytes"] > 0
+    assert job["done"] == 1 and job["progress"] == 1.0 and job["size_bytes"] > 0
 
     download = client.get(job["download_url"])
     assert download.status_code == 200

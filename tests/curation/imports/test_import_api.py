@@ -117,7 +117,7 @@ def test_rejected_records_are_listed_by_reason_and_rescued_through_the_api(bob, 
 def test_an_uploaded_site_archive_is_imported_under_the_site_its_name_says(alice, settings, tmp_path):
     import py7zr
 
-    from curation.imports.ingest import run_import
+    from core.jobs.runner import run_here
 
     settings.MEDIA_ROOT = tmp_path / "media"
     posts = write_posts(tmp_path / "dump", qa_rows(2)).read_bytes()
@@ -127,7 +127,7 @@ def test_an_uploaded_site_archive_is_imported_under_the_site_its_name_says(alice
     upload = SimpleUploadedFile("cooking.stackexchange.com.7z", archive.read_bytes())
 
     response = api_as(alice).post("/api/imports/", {"kind": "stackexchange", "file": upload}, format="multipart")
-    run = run_import(ImportRun.objects.get(pk=response.json()["id"]))
+    run = run_here(ImportRun.objects.get(pk=response.json()["id"]))
 
     assert response.json()["source"] == "cooking.stackexchange.com"
     assert run.status == "succeeded" and run.created_count == 2

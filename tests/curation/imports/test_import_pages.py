@@ -35,7 +35,7 @@ def test_the_list_shows_runs_with_status_progress_and_top_reasons(client_of, bob
 
 def test_the_list_polls_while_a_run_is_active(client_of, alice, tmp_path):
     run = start_import("jsonl", write_jsonl(tmp_path / "a.jsonl", [{"instruction": "Hi", "output": "Hello"}]), user=alice)
-    ImportRun.objects.filter(pk=run.pk).update(status="running", phase="reading", progress=0.42)
+    ImportRun.objects.filter(pk=run.pk).update(status="running", phase="reading", done=42, total=100)
 
     html = client_of(alice).get("/imports/runs/").content.decode()
 
@@ -108,9 +108,9 @@ def test_a_failed_run_shows_its_error(client_of, alice, tmp_path):
 
 
 def test_the_status_partial_polls_while_running_and_reloads_the_page_when_done(client_of, bob, finished_run):
-    ImportRun.objects.filter(pk=finished_run.pk).update(status="running", phase="reading", progress=0.3)
+    ImportRun.objects.filter(pk=finished_run.pk).update(status="running", phase="reading", done=3, total=10)
     running = client_of(bob).get(f"/imports/{finished_run.pk}/status/?was=queued")
-    ImportRun.objects.filter(pk=finished_run.pk).update(status="succeeded", phase="done", progress=1.0)
+    ImportRun.objects.filter(pk=finished_run.pk).update(status="succeeded", phase="done", done=10, total=10)
     done = client_of(bob).get(f"/imports/{finished_run.pk}/status/?was=running")
 
     assert 'hx-trigger="every 1s"' in running.content.decode() and "HX-Refresh" not in running

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from curation.models import DatasetVersion
 from training.models import TrainingRun
-from training.services import TrainingError, reap_dead_runs, result_of, start_training_run
+from training.services import TrainingError, result_of, start_training_run
 
 QUEUED_WARNING_SECONDS = 30
 
@@ -81,7 +81,6 @@ class Command(BaseCommand):
         started, warned, last = time.monotonic(), False, None
         try:
             while True:
-                reap_dead_runs()
                 run = TrainingRun.objects.get(pk=run.pk)
                 line = describe(run)
                 if line != last:
