@@ -24,7 +24,7 @@ class Label:
 
     value: str  # stored in the label model's `label` column; what the page and the API post
     text: str  # the button and the shortcut help
-    key: str  # its shortcut, "1"
+    key: str  # its shortcut, "1" (static/js/study.js presses the button whose data-key or data-alt-key it is)
     alt: str = ""  # a second shortcut, "a"
     css: str = ""  # the button's class
 

@@ -161,6 +161,8 @@ def test_the_built_in_protocols_are_registered_by_kind():
     assert [kind for kind, _ in protocols.choices()] == ["pairwise", "rating"]
     assert protocols.get("pairwise").label_model is Judgment
     assert protocols.get("rating").responses_per_item == 1
+    for protocol in protocols.REGISTRY.values():  # what the buttons post is what the label model's choices allow
+        assert protocol.label_values == protocol.label_model.Label.values
 
 
 def test_the_registry_refuses_a_second_protocol_of_a_kind_and_clashing_shortcuts(best_of_two):
