@@ -90,6 +90,22 @@ class Agreement:
 
 
 @dataclass(frozen=True)
+class RatingPairAgreement:
+    annotator_1: Hashable
+    annotator_2: Hashable
+    n_items: int  # items rated by both
+    accuracy: float  # exact agreement, 0..1
+    kappa: float | None  # Cohen's kappa; None where chance agreement is already 1 (one label throughout)
+
+
+@dataclass(frozen=True)
+class RatingAgreement:
+    pairs: list[RatingPairAgreement]
+    mean: float | None  # mean exact agreement over annotator pairs sharing at least one item
+    kappa: float | None  # Light's kappa: the mean of the pairs' Cohen's kappas, where defined
+
+
+@dataclass(frozen=True)
 class RatingShares:
     n_items: int
     n_labels: int
@@ -257,3 +273,41 @@ def rating_shares_by_model(
         model: rating_shares(rs, n_resamples, seed, confidence)
         for model, rs in sorted(by_model.items())
     }
+
+
+def cohen_kappa(labels_1: Sequence[str], labels_2: Sequence[str]) -> float | None:
+    """Cohen's kappa of two annotators' labels of the same items (in the same order):
+    (p_o - p_e) / (1 - p_e), p_o the share of items with the same label, p_e the share expected by chance
+    from each annotator's own label frequencies. None where p_e is 1 (both gave one and the same label to
+    every item): agreement is then total but says nothing beyond chance."""
+    if len(labels_1) != len(labels_2) or not labels_1:
+        raise ValueError("need two equally long, non-empty label sequences")
+    n = len(labels_1)
+    observed = sum(a == b for a, b in zip(labels_1, labels_2)) / n
+    expected = sum(labels_1.count(label) * labels_2.count(label) for label in set(labels_1)) / (n * n)
+    if expected == 1.0:
+        return None
+    return (observed - expected) / (1.0 - expected)
+
+
+def rating_agreement(ratings: Iterable[Rating]) -> RatingAgreement:
+    """Exact agreement and Cohen's kappa for every annotator pair over the items both rated."""
+    by_annotator: dict[Hashable, dict[Hashable, str]] = {}
+    for r in ratings:
+        labelled = by_annotator.setdefault(r.annotator, {})
+        if r.item in labelled:
+            raise ValueError(f"annotator {r.annotator!r} rated item {r.item!r} twice")
+        labelled[r.item] = r.label
+
+    pairs = []
+    for a1, a2 in itertools.combinations(sorted(by_annotator, key=str), 2):
+        shared = sorted(by_annotator[a1].keys() & by_annotator[a2].keys(), key=str)
+        if not shared:
+            continue
+        first = [by_annotator[a1][i] for i in shared]
+        second = [by_annotator[a2][i] for i in shared]
+        same = sum(a == b for a, b in zip(first, second)) / len(shared)
+        pairs.append(RatingPairAgreement(a1, a2, len(shared), same, cohen_kappa(first, second)))
+    mean = sum(p.accuracy for p in pairs) / len(pairs) if pairs else None
+    kappas = [p.kappa for p in pairs if p.kappa is not None]
+    return RatingAgreement(pairs, mean, sum(kappas) / len(kappas) if kappas else None)

@@ -36,8 +36,7 @@ def get_item_for_annotator(request, study, position):
 
 
 def can_label(user, study) -> bool:
-    model = studies.label_model(study)._meta.model_name
-    return user.has_perm(f"inference.add_{model}")
+    return user.has_perm(study.protocol.permission("add"))
 
 
 def can_see_results(user, study) -> bool:

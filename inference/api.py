@@ -7,7 +7,8 @@
 /api/generation-runs/{id}/generations/ the responses
 /api/studies/                          list; POST creates one from generation runs (admins)
 /api/studies/{id}/                     detail
-/api/studies/{id}/results/             win/tie/loss with 95 % intervals, agreement, rating shares, ranking
+/api/studies/{id}/results/             the protocol's results (win/tie/loss or rating shares, with 95 % intervals;
+                                       agreement), the ranking and the lineage
 /api/studies/{id}/next/                GET the caller's next blind item (204 when none)
 /api/studies/{id}/labels/              POST {position, label}: record the caller's label (annotators)
 
@@ -28,7 +29,7 @@ from rest_framework.routers import SimpleRouter
 
 from core.api import JobActions
 from core.permissions import HasRole, HoldsModelPermission
-from inference import results, services, studies
+from inference import protocols, results, services, studies
 from inference.access import can_see_results
 from inference.models import GenerationRun, Study
 from inference.serializers import (
@@ -58,10 +59,10 @@ class CanChangeRuns(BasePermission):
 
 
 class CanLabel(BasePermission):
-    """May the user record labels (judgments or ratings)?"""
+    """May the user record labels of some protocol (judgments, ratings)?"""
 
     def has_permission(self, request, view):
-        return request.user.has_perm("inference.add_judgment") or request.user.has_perm("inference.add_rating")
+        return any(request.user.has_perm(protocol.permission("add")) for protocol in protocols.REGISTRY.values())
 
 
 class GenerationRunViewSet(InferenceAPI, JobActions, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -113,11 +114,11 @@ class StudyViewSet(InferenceAPI, mixins.CreateModelMixin, viewsets.ReadOnlyModel
         item = studies.next_item(study, request.user)
         if item is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        responses = [item.left.response] + ([item.right.response] if item.right_id else [])
-        labels = studies.label_model(study).Label.values
-        return Response(BlindItemSerializer(
-            {"position": item.position, "prompt": item.left.prompt, "responses": responses, "labels": labels}
-        ).data)
+        protocol = study.protocol
+        return Response(BlindItemSerializer({
+            "position": item.position, "prompt": item.left.prompt, "labels": protocol.label_values,
+            "responses": [generation.response for generation in protocol.generations(item)],
+        }).data)
 
     @extend_schema(request=LabelSerializer, responses={201: LabelSerializer})
     @action(detail=True, methods=["post"], permission_classes=[HasRole, CanLabel])

@@ -3,6 +3,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from curation.models import DatasetVersion
+from inference import protocols
 from inference.engine.decoding import DecodingSettings
 from inference.models import GenerationRun, Study
 from inference.services import PROMPT_SPLITS
@@ -125,7 +126,7 @@ class CheckpointSelectionForm(DecodingFields):
 
 class StudyForm(forms.Form):
     name = forms.CharField(max_length=200, help_text="Annotators do not see it while they label")
-    kind = forms.ChoiceField(choices=Study.Kind.choices, widget=forms.RadioSelect, initial=Study.Kind.PAIRWISE)
+    kind = forms.ChoiceField(choices=protocols.choices, widget=forms.RadioSelect, initial=protocols.DEFAULT)
     first_run = RunChoice(queryset=GenerationRun.objects.none(), label="Model under study",
                           help_text="Win/tie/loss is reported from its side, as in LIMA's Figure 1")
     other_runs = RunsChoice(queryset=GenerationRun.objects.none(), label="Compared with",
@@ -146,13 +147,14 @@ class StudyForm(forms.Form):
 
     def runs(self):
         first = self.cleaned_data["first_run"]
-        return [first] + [run for run in self.cleaned_data["other_runs"] if run.pk != first.pk]
+        return [first] + [run for run in self.cleaned_data.get("other_runs") or [] if run.pk != first.pk]
 
     def clean(self):
         data = super().clean()
-        if data.get("kind") == Study.Kind.PAIRWISE and data.get("first_run") is not None \
-                and not [r for r in data.get("other_runs") or [] if r.pk != data["first_run"].pk]:
-            raise ValidationError("A pairwise study compares the model with at least one other run.")
+        if data.get("kind") in protocols.REGISTRY and data.get("first_run") is not None:
+            refused = protocols.get(data["kind"]).check_runs(self.runs())
+            if refused:
+                raise ValidationError(refused)
         return data
 
 

@@ -68,12 +68,15 @@ class Generation(models.Model):
         return f"{self.model_name} on {self.prompt_key}"
 
 
-class Study(models.Model):
-    """Blind human evaluation of generation runs over the same prompts."""
+def study_kinds():
+    """The registered evaluation protocols (inference.protocols): a new one needs no migration."""
+    from inference import protocols
 
-    class Kind(models.TextChoices):
-        PAIRWISE = "pairwise", "Pairwise: A, B or neither better"
-        RATING = "rating", "Absolute: Fail, Pass or Excellent"
+    return protocols.choices()
+
+
+class Study(models.Model):
+    """Blind human evaluation of generation runs over the same prompts, by one evaluation protocol (its kind)."""
 
     class Pairing(models.TextChoices):
         FIRST = "first", "The first run against each of the others"
@@ -81,7 +84,7 @@ class Study(models.Model):
 
     name = models.CharField(max_length=200)
     instructions = models.TextField(blank=True, help_text="Shown to annotators (Markdown)")
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAIRWISE)
+    kind = models.CharField(max_length=16, choices=study_kinds, default="pairwise")
     runs = models.ManyToManyField(GenerationRun, through="StudyRun", related_name="studies")
     pairing = models.CharField(max_length=16, choices=Pairing.choices, default=Pairing.FIRST)
     overlap = models.PositiveSmallIntegerField(
@@ -104,8 +107,11 @@ class Study(models.Model):
         return f"Study #{self.pk} {self.name}"
 
     @property
-    def is_pairwise(self):
-        return self.kind == self.Kind.PAIRWISE
+    def protocol(self):
+        """What an annotator sees and how the labels become results: inference.protocols, by kind."""
+        from inference import protocols
+
+        return protocols.get(self.kind)
 
 
 class StudyRun(models.Model):
@@ -119,7 +125,7 @@ class StudyRun(models.Model):
 
 
 class StudyItem(models.Model):
-    """What one annotator sees at once: a prompt with two responses (pairwise) or one (rating).
+    """What one annotator sees at once: a prompt with the responses its protocol shows (two, or one).
 
     The left/right order is drawn from the study's seed and recorded here: `left` is shown as A,
     `right` as B. Nothing on the annotator's page says which run either came from.

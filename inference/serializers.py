@@ -6,9 +6,9 @@ from rest_framework import serializers
 
 from core.api import JOB_FIELDS
 from curation.models import DatasetVersion
-from inference import services
+from inference import protocols, services
 from inference.engine.jsonl import write_jsonl_atomically
-from inference.models import Generation, GenerationRun, Judgment, Rating, Study
+from inference.models import Generation, GenerationRun, Study
 from training.models import Checkpoint
 
 
@@ -112,7 +112,7 @@ class StudySerializer(serializers.ModelSerializer):
 
         try:
             return create_study(
-                name=data["name"], runs=data["runs"], kind=data.get("kind", Study.Kind.PAIRWISE),
+                name=data["name"], runs=data["runs"], kind=data.get("kind", protocols.DEFAULT),
                 pairing=data.get("pairing", Study.Pairing.FIRST), overlap=data.get("overlap", 1),
                 sample_size=data.get("sample_size"), seed=data.get("seed", 0),
                 instructions=data.get("instructions", ""), user=self.context["request"].user,
@@ -126,10 +126,11 @@ class BlindItemSerializer(serializers.Serializer):
 
     position = serializers.IntegerField()
     prompt = serializers.ListField(child=serializers.CharField())
-    responses = serializers.ListField(child=serializers.CharField(), help_text="[A, B] (pairwise) or [response]")
+    responses = serializers.ListField(child=serializers.CharField(),
+                                      help_text="As the protocol shows them: [A, B] (pairwise) or [response]")
     labels = serializers.ListField(child=serializers.CharField())
 
 
 class LabelSerializer(serializers.Serializer):
     position = serializers.IntegerField(min_value=1)
-    label = serializers.ChoiceField(choices=sorted(set(Judgment.Label.values) | set(Rating.Label.values)))
+    label = serializers.CharField(max_length=16, help_text="One of the study's labels (its next item lists them)")

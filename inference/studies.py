@@ -1,13 +1,12 @@
 """Verbs of human evaluation: create a blind study, hand items to annotators, record their labels.
 
-The protocol is LIMA's (LIMA.md, Evaluation): one prompt and two responses, in a random left/right
-order; the annotator says which is better or that neither is significantly better. Or one response
-rated Fail / Pass / Excellent. Several annotators may label an item (the study's overlap); each only
-ever sees the item, never another person's label.
+What an item shows and which labels it takes is the study's protocol (inference.protocols: LIMA's
+pairwise A / B / neither, or Fail / Pass / Excellent); these verbs are the same for every protocol.
+Several annotators may label an item (the study's overlap); each only ever sees the item, never another
+person's label.
 """
 from __future__ import annotations
 
-import itertools
 import random
 from datetime import timedelta
 
@@ -18,7 +17,8 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inference.models import Claim, Generation, GenerationRun, Judgment, Rating, Study, StudyItem, StudyRun
+from inference import protocols
+from inference.models import Claim, Generation, GenerationRun, Study, StudyItem, StudyRun
 
 
 class StudyError(ValueError):
@@ -29,16 +29,9 @@ def _natural(key: str):
     return (0, int(key), "") if key.isdigit() else (1, 0, key)
 
 
-def pairs_of(study_runs: list, pairing: str) -> list[tuple]:
-    """The run pairs a pairwise study compares, each as (first, second) in the study's run order."""
-    if pairing == Study.Pairing.FIRST:
-        return [(study_runs[0], other) for other in study_runs[1:]]
-    return list(itertools.combinations(study_runs, 2))
-
-
 @transaction.atomic
 def create_study(
-    *, name: str, runs: list[GenerationRun], kind: str = Study.Kind.PAIRWISE, pairing: str = Study.Pairing.FIRST,
+    *, name: str, runs: list[GenerationRun], kind: str = protocols.DEFAULT, pairing: str = Study.Pairing.FIRST,
     overlap: int = 1, sample_size: int | None = None, seed: int = 0, instructions: str = "", user=None,
 ) -> Study:
     """A study of `runs` (in this order) over the prompts they all answered.
@@ -46,11 +39,16 @@ def create_study(
     The seed draws the prompt sample, the left/right side of every pair and the order items are met
     in; the same runs and seed give the same study. Raises StudyError with nothing created.
     """
+    try:
+        protocol = protocols.get(kind)
+    except LookupError as error:
+        raise StudyError(str(error)) from None
     runs = list(runs)
     if len({run.pk for run in runs}) != len(runs):
         raise StudyError("A run appears twice.")
-    if kind == Study.Kind.PAIRWISE and len(runs) < 2:
-        raise StudyError("A pairwise study needs at least two generation runs.")
+    refused = protocol.check_runs(runs)
+    if refused:
+        raise StudyError(refused)
     if not runs:
         raise StudyError("Choose at least one generation run.")
     unfinished = [run for run in runs if run.status != GenerationRun.Status.SUCCEEDED]
@@ -79,14 +77,7 @@ def create_study(
     )
     StudyRun.objects.bulk_create(StudyRun(study=study, run=run, position=i) for i, run in enumerate(runs))
 
-    entries = []  # (prompt_key, left, right)
-    for key in keys:
-        if kind == Study.Kind.PAIRWISE:
-            for first, second in pairs_of(runs, pairing):
-                a, b = generations[first.pk][key], generations[second.pk][key]
-                entries.append((key, b, a) if rng.random() < 0.5 else (key, a, b))
-        else:
-            entries.extend((key, generations[run.pk][key], None) for run in runs)
+    entries = protocol.build_items(keys, runs, generations, pairing, rng)  # (prompt_key, left, right)
     rng.shuffle(entries)  # a pair's items and a prompt's items are spread through the study
     StudyItem.objects.bulk_create(
         StudyItem(study=study, position=position, prompt_key=key, left=left, right=right)
@@ -95,12 +86,8 @@ def create_study(
     return study
 
 
-def label_model(study: Study):
-    return Judgment if study.is_pairwise else Rating
-
-
 def labels_of(study: Study):
-    return label_model(study).objects.filter(item__study=study)
+    return study.protocol.labels_of(study)
 
 
 # --- Handing out items --------------------------------------------------------------------------------
@@ -116,15 +103,15 @@ def labelled_positions(study: Study, user) -> list[int]:
 
 def _available(study: Study, user, now):
     """Items the user has not labelled and that still need a label beyond those given or promised."""
-    Label = label_model(study)
-    labels = Label.objects.filter(item=OuterRef("pk")).values("item").annotate(n=Count("pk")).values("n")
+    protocol = study.protocol
+    labels = protocol.label_model.objects.filter(item=OuterRef("pk")).values("item").annotate(n=Count("pk")).values("n")
     others_claims = (
         Claim.objects.filter(item=OuterRef("pk"), until__gt=now).exclude(annotator=user)
         .values("item").annotate(n=Count("pk")).values("n")
     )
     zero = Value(0, output_field=IntegerField())
     return (
-        study.items.exclude(**{f"{Label._meta.get_field('item').related_query_name()}__annotator": user})
+        study.items.exclude(**{f"{protocol.label_relation}__annotator": user})
         .annotate(taken=Coalesce(Subquery(labels, output_field=IntegerField()), zero)
                   + Coalesce(Subquery(others_claims, output_field=IntegerField()), zero))
         .filter(taken__lt=study.overlap)
@@ -135,10 +122,9 @@ def _available(study: Study, user, now):
 def current_claim(study: Study, user, now=None) -> StudyItem | None:
     """The unlabelled item the user holds, if their claim is still live."""
     now = now or timezone.now()
-    label_relation = label_model(study)._meta.get_field("item").related_query_name()
     return (
         study.items.filter(claims__annotator=user, claims__until__gt=now)
-        .exclude(**{f"{label_relation}__annotator": user})
+        .exclude(**{f"{study.protocol.label_relation}__annotator": user})
         .order_by("position").first()
     )
 
@@ -177,7 +163,7 @@ def _claim(item: StudyItem, user, now) -> None:
 
 def may_open(item: StudyItem, user) -> bool:
     """An annotator opens only items they labelled or hold: never someone else's queue."""
-    if label_model(item.study).objects.filter(item=item, annotator=user).exists():
+    if labels_of(item.study).filter(item=item, annotator=user).exists():
         return True
     return item.claims.filter(annotator=user, until__gt=timezone.now()).exists()
 
@@ -200,26 +186,25 @@ def step(study: Study, user, position: int, direction: int) -> StudyItem | None:
 
 @transaction.atomic
 def record_label(item: StudyItem, user, label: str):
-    """Save (or change) the user's label on an item; returns the Judgment or Rating."""
+    """Save (or change) the user's label on an item; returns the row of the protocol's label model."""
     study = item.study
-    Label = label_model(study)
-    if label not in Label.Label.values:
-        raise StudyError(f"Unknown label {label!r}: choose one of {', '.join(Label.Label.values)}.")
+    protocol = study.protocol
+    if label not in protocol.label_values:
+        raise StudyError(f"Unknown label {label!r}: choose one of {', '.join(protocol.label_values)}.")
     if not study.is_open:
         raise StudyError("This study is closed.")
-    existing = Label.objects.select_for_update().filter(item=item, annotator=user).first()
-    model_name = Label._meta.model_name
+    existing = protocol.label_model.objects.select_for_update().filter(item=item, annotator=user).first()
     if existing is not None:
-        if not user.has_perm(f"inference.change_{model_name}"):
-            raise PermissionDenied(f"You need the inference.change_{model_name} permission.")
+        if not user.has_perm(protocol.permission("change")):
+            raise PermissionDenied(f"You need the {protocol.permission('change')} permission.")
         existing.label = label
         existing.save(update_fields=["label", "updated_at"])
         return existing
-    if not user.has_perm(f"inference.add_{model_name}"):
-        raise PermissionDenied(f"You need the inference.add_{model_name} permission.")
+    if not user.has_perm(protocol.permission("add")):
+        raise PermissionDenied(f"You need the {protocol.permission('add')} permission.")
     if not may_open(item, user) and not _available(study, user, timezone.now()).filter(pk=item.pk).exists():
         raise StudyError("This item has all the labels it needs.")
-    saved = Label.objects.create(item=item, annotator=user, label=label)
+    saved = protocol.label_model.objects.create(item=item, annotator=user, label=label)
     Claim.objects.filter(item=item, annotator=user).delete()
     return saved
 
@@ -232,7 +217,7 @@ def progress(study: Study, user=None) -> dict:
         "items": items,
         "labels": labels.count(),
         "wanted": items * study.overlap,
-        "complete_items": study.items.annotate(n=Count(label_model(study)._meta.get_field("item").related_query_name()))
+        "complete_items": study.items.annotate(n=Count(study.protocol.label_relation))
         .filter(n__gte=study.overlap).count(),
         "annotators": labels.values("annotator").distinct().count(),
     }

@@ -17,7 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.markdown import render_markdown
-from inference import charts, playground, results, studies
+from inference import playground, results, studies
 from inference.access import (
     can_label,
     can_see_results,
@@ -210,8 +210,7 @@ def study_detail(request, pk):
                "can_see_results": can_see_results(request.user, study)}
     if context["can_see_results"]:
         found = results.study_results(study)
-        context.update(results=found, pairwise_chart=charts.pairwise_chart(found["pairs"]),
-                       rating_chart=charts.rating_chart(found["ratings"]),
+        context.update(results=found, chart=study.protocol.chart(found),
                        choosable=_choosable(found) if context["can_manage"] else [])
     return render(request, "inference/study.html", context)
 
@@ -247,7 +246,7 @@ class _Echo:
 @requires("inference.view_study")
 def study_results_csv(request, pk):
     study = _results_or_403(request, pk)
-    writer = csv.DictWriter(_Echo(), fieldnames=results.LABEL_COLUMNS)
+    writer = csv.DictWriter(_Echo(), fieldnames=study.protocol.columns)
     rows = (writer.writerow(row) for row in results.label_rows(study))
     response = StreamingHttpResponse(_with_header(writer, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-labels.csv"'
@@ -286,15 +285,15 @@ def study_choose(request, pk):
 
 
 def _item_context(request, study, item):
+    protocol = study.protocol
     positions = studies.labelled_positions(study, request.user)
-    label = studies.label_model(study).objects.filter(item=item, annotator=request.user).first()
+    label = protocol.labels_of(study).filter(item=item, annotator=request.user).first()
     prompt = item.left.prompt
     return {
         "study": study, "item": item, "current": label.label if label else "",
         "earlier_turns": [(i % 2 == 0, mark_safe(render_markdown(text))) for i, text in enumerate(prompt[:-1])],
         "prompt_html": mark_safe(render_markdown(prompt[-1])),
-        "left_html": mark_safe(render_markdown(item.left.response)),
-        "right_html": mark_safe(render_markdown(item.right.response)) if item.right_id else "",
+        "responses_html": [mark_safe(render_markdown(g.response)) for g in protocol.generations(item)],
         "has_previous": any(p < item.position for p in positions),
         "instructions_html": mark_safe(render_markdown(study.instructions)) if study.instructions else "",
         "done_count": len(positions), "progress": studies.progress(study, request.user),

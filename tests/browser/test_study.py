@@ -1,9 +1,9 @@
-"""A blind pairwise study in a real browser: an annotator makes three comparisons with the keyboard, goes back
-to change one, and never meets a model's name on the way."""
+"""Blind studies in a real browser: an annotator makes three comparisons with the keyboard, goes back to change
+one, and never meets a model's name on the way; and rates responses with the rating protocol's own keys."""
 import pytest
 from playwright.sync_api import expect
 
-from inference.models import Judgment
+from inference.models import Judgment, Rating
 from inference.studies import create_study
 from tests.inference.builders import make_run
 
@@ -74,3 +74,29 @@ def test_an_annotator_makes_three_comparisons_with_the_keyboard(page, live_serve
     page.goto(f"{live_server.url}/studies/{study.pk}/")
     expect(page.get_by_text("Kestrel-65B").first).to_be_visible()
     screenshot(page, "study-03-results")
+
+
+def test_an_annotator_rates_responses_with_the_rating_protocol_s_keys(page, live_server, log_in, bob):
+    # given a rating study of one run over two prompts
+    prompts = {k: PROMPTS[k] for k in ("1", "2")}
+    run = make_run("Kestrel-65B", {k: f"An answer to: {p}" for k, p in prompts.items()}, prompts=prompts)
+    study = create_study(name="Rated birds", runs=[run], kind="rating", seed=1)
+    log_in(page, bob)
+    panel = page.locator("#study-panel")
+
+    # when Bob rates the first response with f and the second with 3
+    page.goto(f"{live_server.url}/studies/{study.pk}/annotate/")
+    expect(page.get_by_role("heading", name="Response", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Response A")).to_have_count(0)
+    page.keyboard.press("f")  # Fail
+    expect(panel).to_have_attribute("data-position", "2")
+    page.keyboard.press("3")  # Excellent
+    expect(panel).to_have_attribute("data-position", "done")
+
+    # then both ratings are stored, and the help lists the protocol's labels
+    labels = dict(Rating.objects.filter(annotator=bob).values_list("item__position", "label"))
+    assert labels == {1: "Fail", 2: "Excellent"}
+    page.keyboard.press("k")
+    expect(page.get_by_role("button", name="Excellent")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog").get_by_text("Excellent")).to_be_visible()

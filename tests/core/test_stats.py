@@ -5,9 +5,11 @@ from core.stats import (
     Rating,
     agreement,
     bootstrap_shares,
+    cohen_kappa,
     outcome,
     outcome_for,
     pairwise_results,
+    rating_agreement,
     rating_shares,
     rating_shares_by_model,
     tie_discounted_score,
@@ -226,3 +228,29 @@ def test_it_refuses_to_compute_shares_of_nothing():
         win_tie_loss([shown(1, "ann", "A")], "lima", "gpt4")
     with pytest.raises(ValueError):
         bootstrap_shares([[0, 0, 0]])
+
+
+def test_cohen_s_kappa_discounts_the_agreement_expected_by_chance():
+    # p_o = 3/4; marginals (F, P, E) 1/4, 2/4, 1/4 and 1/4, 3/4, 0 give p_e = (1 + 6 + 0) / 16 = 7/16;
+    # kappa = (12/16 - 7/16) / (9/16) = 5/9.
+    first = ["Fail", "Pass", "Excellent", "Pass"]
+    second = ["Fail", "Pass", "Pass", "Pass"]
+    assert cohen_kappa(first, second) == pytest.approx(5 / 9)
+    assert cohen_kappa(first, first) == pytest.approx(1.0)
+    assert cohen_kappa(["Pass", "Fail"], ["Fail", "Pass"]) == pytest.approx(-1.0)
+    assert cohen_kappa(["Pass", "Pass"], ["Pass", "Pass"]) is None  # chance agreement is 1 already
+
+
+def test_rating_agreement_compares_every_annotator_pair_on_the_items_both_rated():
+    ratings = [Rating(i, "ann1", label) for i, label in enumerate(["Fail", "Pass", "Excellent", "Pass"])]
+    ratings += [Rating(i, "ann2", label) for i, label in enumerate(["Fail", "Pass", "Pass", "Pass"])]
+    ratings += [Rating(9, "ann3", "Pass")]  # shares no item with anyone
+
+    result = rating_agreement(ratings)
+
+    assert [(p.annotator_1, p.annotator_2, p.n_items) for p in result.pairs] == [("ann1", "ann2", 4)]
+    assert result.pairs[0].accuracy == pytest.approx(0.75)
+    assert result.mean == pytest.approx(0.75) and result.kappa == pytest.approx(5 / 9)
+    assert rating_agreement([Rating(1, "a", "Pass"), Rating(2, "b", "Pass")]).mean is None
+    with pytest.raises(ValueError, match="'a' rated item 1 twice"):
+        rating_agreement([Rating(1, "a", "Pass"), Rating(1, "a", "Fail")])

@@ -117,6 +117,28 @@ def test_the_results_api_computes_lima_agreement(api, alice, bob):
         ("Walrus-secret", "Narwhal-secret", 4, 8)
 
 
+def test_the_results_api_computes_rating_agreement_with_cohen_s_kappa(api, client_of, alice, bob):
+    # given two annotators rating the same four responses (two runs × two prompts)
+    a, b = two_runs(n=2)
+    study = create_study(name="Ratings", runs=[a, b], kind="rating", overlap=2, seed=1)
+    wanted = {bob: ["Fail", "Pass", "Excellent", "Pass"], alice: ["Fail", "Pass", "Pass", "Pass"]}
+    for user, labels in wanted.items():
+        for label in labels:
+            record_label(next_item(study, user), user, label)
+
+    # when
+    answer = api(alice).get(f"/api/studies/{study.pk}/results/")
+
+    # then: 3 of 4 the same; chance agreement (1·1 + 2·3 + 1·0) / 16 = 7/16, kappa (12/16 - 7/16) / (9/16) = 5/9
+    agreement = answer.json()["agreement"]
+    assert (agreement["mean"], agreement["kappa"]) == (0.75, 0.5556)
+    assert agreement["pairs"] == [{"annotator_1": "alice", "annotator_2": "bob", "n_items": 4, "accuracy": 0.75,
+                                   "kappa": 0.5556}]
+    assert [r["name"] for r in answer.json()["ratings"]] == ["Walrus-secret", "Narwhal-secret"]
+    page = client_of(alice).get(f"/studies/{study.pk}/").content.decode()
+    assert "Cohen's kappa" in page and "kappa 0.56" in page
+
+
 def test_an_annotator_gets_results_only_after_labelling(api, bob):
     a, b = two_runs(n=2)
     study = create_study(name="s", runs=[a, b])

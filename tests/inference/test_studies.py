@@ -71,7 +71,7 @@ def test_pairing_compares_the_first_run_with_each_other_or_every_pair():
 
 def test_a_rating_study_draws_its_sample_and_shows_one_response_per_item():
     a, b = two_runs(n=30)
-    study = create_study(name="r", runs=[a, b], kind=Study.Kind.RATING, sample_size=10, seed=1)
+    study = create_study(name="r", runs=[a, b], kind="rating", sample_size=10, seed=1)
 
     assert study.items.count() == 20  # 10 prompts × 2 runs
     assert study.items.filter(right__isnull=True).count() == 20
@@ -264,7 +264,7 @@ def test_the_results_page_shows_hand_computed_percentages(client_of, alice):
 
 def test_a_rating_study_reports_shares_per_run(client_of, alice):
     a, b = two_runs(n=2)
-    study = create_study(name="r", runs=[a, b], kind=Study.Kind.RATING)
+    study = create_study(name="r", runs=[a, b], kind="rating")
     wanted = {a.pk: ["Excellent", "Pass"], b.pk: ["Fail", "Fail"]}
     while (item := next_item(study, alice)) is not None:
         record_label(item, alice, wanted[item.left.run_id].pop())
