@@ -8,7 +8,7 @@ import inference.models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inference', '0001_initial'),
+        ('inference', '0003_jobs_lifecycle'),
     ]
 
     operations = [
