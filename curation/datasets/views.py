@@ -13,20 +13,11 @@ from core.charts.hbars import hbar_chart, histogram
 from core.roles import requires
 from curation.datasets import versions as datasets
 from curation.datasets.export_jobs import ExportRequestError, start_export
-from curation.datasets.exports import EXPORT_FORMATS, SPLITS, file_name
+from curation.datasets.exports import SPLITS, file_name
+from curation.datasets.formats import all_formats
 from curation.models import DatasetVersion, Example, ExportJob, Source
 
 DIFF_ROWS_SHOWN = 100
-FORMAT_NOTES = {
-    "lima": "LIMA's release: conversations + source",
-    "openai": "Chat fine-tuning: messages with roles",
-    "sharegpt": "FastChat: from human / gpt",
-    "alpaca": "Single turn; earlier turns in history",
-    "parquet": "Columns, zstd, row groups of 5,000",
-    "hf": "datasets folder (save_to_disk), as .tar",
-}
-
-
 
 
 def get_version_for_user(request, pk):
@@ -138,15 +129,16 @@ def _export_table(version):
         "splits": splits,
         "rows": [
             {
-                "format": fmt,
-                "note": FORMAT_NOTES[fmt],
+                "format": fmt.name,
+                "label": fmt.label,
+                "note": fmt.note,
                 "links": [
-                    {"split": split or "all", "url": f"{base}?format={fmt}" + (f"&split={split}" if split else ""),
-                     "file": file_name(version.pk, fmt, split or None)}
+                    {"split": split or "all", "url": f"{base}?format={fmt.name}" + (f"&split={split}" if split else ""),
+                     "file": file_name(version.pk, fmt.name, split or None)}
                     for split in ["", *splits]
                 ],
             }
-            for fmt in EXPORT_FORMATS
+            for fmt in all_formats()
         ],
     }
 
@@ -158,7 +150,7 @@ def _jobs_context(request, version):
         "jobs": jobs,
         "polling": any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in jobs),
         "can_export": request.user.has_perm("curation.add_exportjob"),
-        "formats": EXPORT_FORMATS,
+        "formats": all_formats(),
         "splits": SPLITS[:3],
     }
 
