@@ -322,3 +322,39 @@ def test_hand_written_examples_posted_at_once_are_all_kept(server, bob):
 
     assert codes(responses) == {302: RACERS}
     assert Example.objects.filter(turns__text__startswith=marker).count() == RACERS
+
+
+# --- SQLite's one writer --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def short_sqlite_wait():
+    """New connections (the live server opens one a request) wait half a second for SQLite's write lock, not 30."""
+    from django.db import connections
+
+    if connections["default"].vendor != "sqlite":
+        pytest.skip("PostgreSQL has no database-wide write lock: its writers wait for row locks instead")
+    options = connections.settings["default"].setdefault("OPTIONS", {})
+    kept = options.get("timeout")
+    options["timeout"] = 0.5
+    yield
+    options["timeout"] = kept
+
+
+def test_a_write_that_finds_sqlite_locked_answers_503_with_retry_after(short_sqlite_wait, as_bob):
+    import sqlite3
+
+    from django.db import connection
+
+    create_example(turns=["Warm-up?", "Yes."])  # the hand-written source exists: the request only writes
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock for longer than the wait
+    try:
+        busy = as_bob.post("/api/examples/", {"turns": TURNS})()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    assert "busy" in busy.json()["detail"]
+    assert as_bob.post("/api/examples/", {"turns": TURNS})().status_code == 201  # and the retry goes through
