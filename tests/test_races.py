@@ -1,8 +1,9 @@
 """Races against the live server: many requests at once on the same object get 2xx, 404 (it was deleted) or
 409 (someone else won) with a JSON reason, never a 500.
 
-Each test releases RACERS threads together (a barrier) against pytest-django's threaded live server, so the
-requests really overlap in the database. Run them on PostgreSQL too, where transactions interleave for real:
+Each test releases RACERS threads together (a barrier) against a threaded live server (Django's, one thread
+and one database connection a request, with a listen backlog that takes them all), so the requests really
+overlap in the database. Run them on PostgreSQL too, where transactions interleave for real:
 DATABASE_URL=postgres://postgres@127.0.0.1:5432/lima_races pytest tests/test_races.py
 """
 import os
