@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
+# The Procfile's processes (web server, two Celery workers, beat) under scripts/run.py: Ctrl-C, a closed
+# terminal or `kill` stops all of them. RUN_ADDR=127.0.0.1:8000 and VAR_DIR=var by default.
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap --demo
-	@PY=$(PY) scripts/run.sh
+	@$(PY) scripts/run.py
 
 test: install
 	$(VENV)/bin/ruff check .

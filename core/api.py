@@ -1,14 +1,25 @@
-"""What every app's API shares: token-then-session authentication with role permissions, capped pages, 409s."""
+"""What every app's API shares: token-then-session authentication with role permissions, capped pages, and
+one exception handler that answers a lost race with 409, 404 or 503 and a reason, never 500."""
+import logging
+
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, OperationalError
+from django.db.models import ProtectedError, RestrictedError
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
+from core.errors import ConflictError
 from core.permissions import HasRole, HoldsModelPermission
+
+logger = logging.getLogger(__name__)
 
 
 class CappedLimitOffset(LimitOffsetPagination):
@@ -35,6 +46,37 @@ class Conflict(APIException):
 
 def as_drf_error(error: DjangoValidationError):
     return serializers.ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages)
+
+
+def _refusal(code, reason, **headers):
+    set_rollback()  # under ATOMIC_REQUESTS nothing of the refused request is kept
+    return Response({"detail": reason}, status=code, headers=headers)
+
+
+def exception_handler(error, context):
+    """DRF's own answers first; then the errors a race leaves (REST_FRAMEWORK["EXCEPTION_HANDLER"]).
+
+    A service names the races it knows (a ConflictError subclass, or a DoesNotExist for a deleted object);
+    a constraint that still fires, or SQLite's busy lock, means the same to the client: someone else was
+    writing at that moment; read again and retry."""
+    response = drf_exception_handler(error, context)
+    if response is not None:
+        return response
+    if isinstance(error, ConflictError):
+        return _refusal(status.HTTP_409_CONFLICT, str(error))
+    if isinstance(error, ObjectDoesNotExist):
+        return _refusal(status.HTTP_404_NOT_FOUND, str(error) or "It was deleted meanwhile.")
+    if isinstance(error, (ProtectedError, RestrictedError)):
+        names = sorted({type(obj)._meta.verbose_name for obj in error.protected_objects if hasattr(obj, "_meta")})
+        return _refusal(status.HTTP_409_CONFLICT, "It is still used" + (f" by: {', '.join(names)}." if names else "."))
+    if isinstance(error, IntegrityError):
+        logger.warning("A write lost a race to a constraint: %s", error)
+        return _refusal(status.HTTP_409_CONFLICT,
+                        "Another change to the same data was made at the same moment: read it again and retry.")
+    if isinstance(error, OperationalError) and "database is locked" in str(error):
+        return _refusal(status.HTTP_503_SERVICE_UNAVAILABLE,
+                        "The database is busy with another write: retry in a moment.", **{"Retry-After": "1"})
+    return None
 
 
 # --- Jobs --------------------------------------------------------------------------------------------------

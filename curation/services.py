@@ -2,21 +2,26 @@
 
 The rules they keep: roles alternate starting with the user; every change to an example's turns, status
 or split leaves a Revision with the full content; a change made against an old version is refused.
+
+Races are settled here, not in the views: a verb that changes an example first locks its row (so two
+changes, or a change and a delete, take turns), and a lost race raises a named error — StaleEdit,
+ExampleGone, DuplicateExample, ExampleProtected — that the API answers with 409 or 404 and a reason.
 """
 import hashlib
 import json
 import uuid
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
+from core.errors import ConflictError
 from curation.models import Example, Review, Revision, Source, Turn
 
 ROLES = (Turn.Role.USER, Turn.Role.ASSISTANT)
 
 
-class StaleEdit(Exception):
+class StaleEdit(ConflictError):
     """The example changed since the caller read it. `current` holds the newer example, nothing was written."""
 
     def __init__(self, current):
@@ -24,6 +29,40 @@ class StaleEdit(Exception):
         super().__init__(
             f"Example #{current.pk} was changed by someone else: it is now at version {current.version}."
         )
+
+
+class ExampleGone(Example.DoesNotExist):
+    """The example was deleted while the caller was changing it (404)."""
+
+    def __init__(self, pk):
+        self.pk = pk
+        super().__init__(f"Example #{pk} was deleted meanwhile.")
+
+
+class DuplicateExample(ConflictError):
+    """The source already has an example with this external id (its unique constraint said so)."""
+
+    def __init__(self, source, external_id):
+        self.source, self.external_id = source, external_id
+        super().__init__(f"Source {source.name!r} already has an example with the id {external_id!r}.")
+
+
+class ExampleProtected(ConflictError):
+    def __init__(self, pk):
+        super().__init__(f"Example #{pk} is part of a frozen dataset version: it cannot be deleted.")
+
+
+def lock_example(example):
+    """The example as it is now, its row locked until the transaction ends; ExampleGone if it was deleted.
+
+    PostgreSQL waits here for another transaction holding the row and then reads its result; SQLite has no
+    row locks, but its transactions take the write lock when they begin (settings: transaction_mode), so
+    writers take turns there as well."""
+    pk = getattr(example, "pk", example)
+    current = Example.objects.select_for_update(of=("self",)).select_related("source").filter(pk=pk).first()
+    if current is None:
+        raise ExampleGone(pk)
+    return current
 
 
 def normalize_turns(turns):
@@ -99,19 +138,29 @@ def create_example(
     status=Example.Status.CANDIDATE, tags=(), metadata=None, author=None, import_run=None, note="created",
 ):
     texts = normalize_turns(turns)
-    example = Example.objects.create(
-        source=source or manual_source(),
-        external_id=external_id or uuid.uuid4().hex,
-        import_run=import_run,
-        domain=domain,
-        status=status,
-        split=split,
-        tags=list(tags),
-        metadata=metadata or {},
-        created_by=author,
-        version=1,
-        content_hash=content_hash(texts),
-    )
+    source = source or manual_source()
+    external_id = external_id or uuid.uuid4().hex
+    try:
+        with transaction.atomic():  # a savepoint: losing the race leaves the caller's transaction usable
+            example = Example.objects.create(
+                source=source,
+                external_id=external_id,
+                import_run=import_run,
+                domain=domain,
+                status=status,
+                split=split,
+                tags=list(tags),
+                metadata=metadata or {},
+                created_by=author,
+                version=1,
+                content_hash=content_hash(texts),
+            )
+    except IntegrityError:
+        # The database refuses a second (source, external_id) only once the first is committed, so a lost
+        # race is visible here; any other constraint goes on as it was.
+        if Example.objects.filter(source=source, external_id=external_id).exists():
+            raise DuplicateExample(source, external_id) from None
+        raise
     _write_turns(example, texts)
     _record_revision(example, texts, author, note)
     return example
@@ -170,10 +219,10 @@ def edit_example(
 ):
     """Apply a change made against `expected_version`; raise StaleEdit if someone else got there first."""
     texts = normalize_turns(turns) if turns is not None else None
-    claimed = Example.objects.filter(pk=example.pk, version=expected_version).update(version=F("version") + 1)
-    if claimed != 1:
-        raise StaleEdit(Example.objects.get(pk=example.pk))
-    example = Example.objects.select_for_update().get(pk=example.pk)
+    example = lock_example(example)
+    if example.version != expected_version:
+        raise StaleEdit(example)
+    example.version += 1
     if texts is None:
         texts = list(example.turns.values_list("text", flat=True))
     else:
@@ -198,30 +247,49 @@ DECISION_STATUS = {
 
 @transaction.atomic
 def review_example(example, *, reviewer, decision, reason="", comment="", expected_version=None, split=None):
-    """Record a decision; approving or rejecting moves the example's status (a new revision)."""
+    """Record a decision on the version the reviewer read (`expected_version`, else the one `example` holds);
+    approving or rejecting moves the example's status (a new revision)."""
     if decision not in DECISION_STATUS:
         raise ValidationError({"decision": f"Unknown decision {decision!r}."})
     if decision == Review.Decision.REJECT and not reason:
         raise ValidationError({"reason": "A rejection needs a reason."})
     version = example.version if expected_version is None else expected_version
+    example = lock_example(example)
+    if example.version != version:
+        raise StaleEdit(example)
     new_status = DECISION_STATUS[decision]
     if new_status != example.status or (split is not None and split != example.split):
         example = edit_example(
             example, expected_version=version, author=reviewer, status=new_status, split=split,
             note=f"review: {decision}" + (f" ({reason})" if reason else ""),
         )
-    elif example.version != version:
-        raise StaleEdit(Example.objects.get(pk=example.pk))
     revision = example.revisions.order_by("-number").first()
     return Review.objects.create(
         example=example, revision=revision, reviewer=reviewer, decision=decision, reason=reason, comment=comment
     )
 
 
+@transaction.atomic
 def revert_example(example, *, number, author, expected_version):
     """Bring back the content of revision `number`, as a new revision."""
-    old = example.revisions.get(number=number)
+    example = lock_example(example)
+    old = example.revisions.filter(number=number).first()
+    if old is None:
+        raise ValidationError({"number": f"Example #{example.pk} has no revision r{number}."})
     return edit_example(
         example, expected_version=expected_version, author=author, turns=old.turns, status=old.status,
         split=old.split, domain=old.domain, tags=old.tags, note=f"reverted to r{number}",
     )
+
+
+def delete_example(example):
+    """Delete an example with its turns, revisions and reviews; ExampleGone if someone deleted it first,
+    ExampleProtected while a frozen version pins it (a version being frozen at this moment too)."""
+    pk = example.pk  # delete() clears it
+    try:
+        with transaction.atomic():
+            example = lock_example(example)
+            example.delete()
+    except (ProtectedError, IntegrityError) as error:
+        # ProtectedError: a version pins it; IntegrityError: a version freezing meanwhile pinned it first.
+        raise ExampleProtected(pk) from error

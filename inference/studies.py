@@ -193,7 +193,10 @@ def record_label(item: StudyItem, user, label: str):
         raise StudyError(f"Unknown label {label!r}: choose one of {', '.join(protocol.label_values)}.")
     if not study.is_open:
         raise StudyError("This study is closed.")
-    existing = protocol.label_model.objects.select_for_update().filter(item=item, annotator=user).first()
+    # Labels of one item take turns (the item's row is locked): two clicks of the same annotator at once make
+    # one label, not a unique-constraint error, and an item never gets more labels than it needs.
+    StudyItem.objects.select_for_update().filter(pk=item.pk).first()
+    existing = protocol.label_model.objects.filter(item=item, annotator=user).first()
     if existing is not None:
         if not user.has_perm(protocol.permission("change")):
             raise PermissionDenied(f"You need the {protocol.permission('change')} permission.")

@@ -18,14 +18,15 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.errors import ConflictError
 from core.jobs.context import Cancelled, JobContext, JobFailed, Lost
 from core.jobs.kinds import kind_for_label, kind_of
 
 logger = logging.getLogger(__name__)
 
 
-class JobStateError(ValueError):
-    """A verb the job's state does not allow (cancelling a finished job); the message says why."""
+class JobStateError(ConflictError, ValueError):
+    """A verb the job's state does not allow (cancelling a finished job); the message says why (the API: 409)."""
 
 
 # --- Queueing ----------------------------------------------------------------------------------------------

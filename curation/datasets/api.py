@@ -23,7 +23,8 @@ from rest_framework.routers import SimpleRouter
 from core.api import CuratedAPI, JobActions
 from curation.datasets import versions as datasets
 from curation.datasets.export_jobs import ExportRequestError, check_export_request, job_path, start_export
-from curation.datasets.exports import EXPORT_FORMATS, SPLITS, content_type, file_name, iter_export_chunks
+from curation.datasets.exports import SPLITS, content_type, file_name, iter_export_chunks
+from curation.datasets.formats import EXPORT_FORMATS, all_formats
 from curation.datasets.freeze_jobs import needs_a_job, start_freeze_job
 from curation.datasets.serializers import (
     CheckReportSerializer,
@@ -51,6 +52,15 @@ class ExportNegotiation(BaseContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
+
+
+def format_responses():
+    """The export's 200 answers, one per content type of the registered formats, naming the formats."""
+    by_type = {}
+    for fmt in all_formats():
+        by_type.setdefault(fmt.content_type.split(";")[0], []).append(fmt.name)
+    return {(200, kind): OpenApiResponse(OpenApiTypes.BINARY, description=", ".join(names))
+            for kind, names in by_type.items()}
 
 
 def streamed_export(version, fmt, split, metadata):
@@ -114,15 +124,12 @@ class DatasetVersionViewSet(CuratedAPI, mixins.CreateModelMixin, viewsets.ReadOn
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), required=True),
+            # The live list of registered formats (the schema is built per request: plug-ins included).
+            OpenApiParameter("format", str, enum=EXPORT_FORMATS, required=True),
             OpenApiParameter("split", str, enum=list(SPLITS)),
             OpenApiParameter("metadata", bool, description="id, split and attribution on every line (default true)"),
         ],
-        responses={
-            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY, description="JSONL, streamed"),
-            (200, "application/vnd.apache.parquet"): OpenApiResponse(OpenApiTypes.BINARY),
-            (200, "application/x-tar"): OpenApiResponse(OpenApiTypes.BINARY, description="hf: a datasets folder"),
-        },
+        responses=format_responses(),
     )
     @action(detail=True, methods=["get"], content_negotiation_class=ExportNegotiation)
     def export(self, request, pk=None):

@@ -5,7 +5,8 @@ from django.conf import settings
 
 from core.jobs.kinds import job_kind
 from core.jobs.runner import enqueue, execute
-from curation.datasets.exports import EXPORT_FORMATS, SPLITS, count_items, file_name, write_export
+from curation.datasets.exports import SPLITS, count_items, file_name, write_export
+from curation.datasets.formats import EXPORT_FORMATS
 from curation.models import DatasetVersion, ExportJob
 
 EXPORT_DIR = "exports"

@@ -1,84 +1,50 @@
-"""Export formats of a frozen version, streamed in constant memory and deterministic.
+"""Exports of a frozen version in any registered format (curation.datasets.formats), streamed in constant
+memory and deterministic.
 
 Rows are built from plain data (``ExportItem``); the only queries are in ``iter_export_items``, which
 walks a version's pinned revisions by example id with a server-side cursor. The same version and
-format always give the same bytes: the items never change once frozen, dicts are built in a fixed key
-order and JSON is written with fixed separators.
-
-JSONL formats (one object a line): ``lima``, ``openai``, ``sharegpt``, ``alpaca``. Each line also
-carries ``id`` (the example's id in this studio), ``split`` and ``attribution`` unless metadata is off.
-Binary formats: ``parquet`` (row groups of ``PARQUET_ROWS_PER_GROUP``) and ``hf`` (a Hugging Face
-``datasets`` folder written with ``save_to_disk``; over HTTP it travels as a tar archive).
+format always give the same bytes: the items never change once frozen, and every format writes them in
+a fixed way. A format either streams one file from the items or writes a folder of splits (``hf``; over
+HTTP a folder travels as a tar archive).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROLES = ("user", "assistant")
+from curation.datasets.formats import EXPORT_FORMATS, ExportFormat, get_format
+from curation.datasets.formats._tar import iter_tar_chunks
+
 SPLITS = ("train", "dev", "test", "unassigned")
 # Attribution kept from an example's metadata when present, in this order.
 ATTRIBUTION_KEYS = ("url", "author", "score", "licence", "license", "site", "question_id", "task")
-CHUNK_BYTES = 64 * 1024  # HTTP chunks: big enough that per-chunk overhead vanishes, small enough to stream
 QUERY_CHUNK = 2000
 
 
-def lima_row(turns, source_kind):
-    """LIMA's release format: {"conversations": [user, assistant, ...], "source": ...}."""
-    return {"conversations": list(turns), "source": source_kind}
-
-
-def openai_row(turns, source_kind=None):
-    """OpenAI chat fine-tuning: {"messages": [{"role", "content"}, ...]}."""
-    return {"messages": [{"role": ROLES[i % 2], "content": text} for i, text in enumerate(turns)]}
-
-
-def sharegpt_row(turns, source_kind=None):
-    """ShareGPT / FastChat: {"conversations": [{"from": "human"|"gpt", "value"}, ...]}."""
-    speakers = ("human", "gpt")
-    return {"conversations": [{"from": speakers[i % 2], "value": text} for i, text in enumerate(turns)]}
-
-
-def alpaca_row(turns, source_kind=None):
-    """Alpaca is single-turn: the last exchange is instruction/output, earlier ones go to `history` as
-    [prompt, response] pairs (LLaMA-Factory's convention). A lone prompt (a test row) has an empty output."""
-    turns = list(turns)
-    if len(turns) % 2 == 1:
-        instruction, output, earlier = turns[-1], "", turns[:-1]
-    else:
-        instruction, output, earlier = turns[-2], turns[-1], turns[:-2]
-    history = [[earlier[i], earlier[i + 1]] for i in range(0, len(earlier), 2)]
-    return {"instruction": instruction, "input": "", "output": output, "history": history}
-
-
-def jsonl_line(row):
-    """One line of JSONL, deterministic: the same row always gives the same bytes."""
-    return json.dumps(row, ensure_ascii=False, sort_keys=False, separators=(", ", ": ")) + "\n"
-
-
-# Row builders of the JSONL formats, each (turns, source) -> dict.
-FORMATS = {"lima": lima_row, "openai": openai_row, "sharegpt": sharegpt_row, "alpaca": alpaca_row}
-BINARY_FORMATS = ("parquet", "hf")
-EXPORT_FORMATS = (*FORMATS, *BINARY_FORMATS)
-CONTENT_TYPES = {"parquet": "application/vnd.apache.parquet", "hf": "application/x-tar"}
-EXTENSIONS = {"parquet": "parquet", "hf": "tar"}
+def _format(fmt) -> ExportFormat:
+    found = get_format(fmt)
+    if found is None:
+        raise ValueError(f"Unknown export format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}.")
+    return found
 
 
 def content_type(fmt):
-    return CONTENT_TYPES.get(fmt, "application/x-ndjson; charset=utf-8")
+    found = get_format(fmt)  # a job's file may outlive the format that wrote it
+    return found.content_type if found is not None else "application/octet-stream"
 
 
 def file_name(version_id, fmt, split=None, directory=False):
-    """The name an export is saved under: lima-v3-train.jsonl, lima-v3-all.parquet, lima-v3-all (a folder)."""
-    stem = f"lima-v{version_id}-{fmt if fmt in FORMATS else 'all'}-{split or 'all'}"
-    if fmt == "hf" and directory:
+    """The name an export is saved under: lima-v3-openai-train.jsonl, lima-v3-all-all.parquet, lima-v3-all-all
+    (an hf folder)."""
+    found = _format(fmt)
+    stem = f"lima-v{version_id}-{found.file_tag or found.name}-{split or 'all'}"
+    if found.is_folder and directory:
         return stem
-    return f"{stem}.{EXTENSIONS.get(fmt, 'jsonl')}"
+    return f"{stem}.{found.extension}"
 
 
 @dataclass(frozen=True)
@@ -110,31 +76,6 @@ def attribution(*, source_name, licence, external_id, revision, metadata):
         if value not in (None, "") and key not in found:
             found[key] = value
     return found
-
-
-def export_row(fmt, item, metadata=True):
-    row = FORMATS[fmt](item.turns, item.source)
-    if metadata:
-        row["id"] = item.id
-        row["split"] = item.split
-        row["attribution"] = item.attribution
-    return row
-
-
-def iter_jsonl_chunks(items: Iterable[ExportItem], fmt, metadata=True, chunk_bytes=CHUNK_BYTES) -> Iterator[bytes]:
-    """UTF-8 JSONL in chunks of about `chunk_bytes`."""
-    if fmt not in FORMATS:
-        raise ValueError(f"{fmt!r} is not a JSONL format: choose one of {', '.join(FORMATS)}.")
-    buffer, size = [], 0
-    for item in items:
-        line = jsonl_line(export_row(fmt, item, metadata)).encode("utf-8")
-        buffer.append(line)
-        size += len(line)
-        if size >= chunk_bytes:
-            yield b"".join(buffer)
-            buffer, size = [], 0
-    if buffer:
-        yield b"".join(buffer)
 
 
 # --- The database edge --------------------------------------------------------------------------------
@@ -183,30 +124,24 @@ def count_items(version, split=None):
 
 
 def iter_export_chunks(version, fmt, split=None, metadata=True) -> Iterator[bytes]:
-    """The bytes of an export, for a streaming HTTP response."""
-    if fmt in FORMATS:
-        yield from iter_jsonl_chunks(iter_export_items(version, split), fmt, metadata)
-    elif fmt == "parquet":
-        from curation.datasets.formats.parquet import iter_parquet_chunks
-
-        yield from iter_parquet_chunks(iter_export_items(version, split), metadata)
-    elif fmt == "hf":
-        from curation.datasets.formats.hf import iter_tar_chunks
-
-        with tempfile.TemporaryDirectory(prefix="lima-hf-") as tmp:
-            folder = Path(tmp) / file_name(version.pk, fmt, split, directory=True)
-            write_hf_folder(version, folder, split=split, metadata=metadata)
-            yield from iter_tar_chunks(folder)
-    else:
-        raise ValueError(f"Unknown export format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}.")
+    """The bytes of an export, for a streaming HTTP response (a folder format as a tar of its folder)."""
+    found = _format(fmt)
+    if not found.is_folder:
+        yield from found.stream(iter_export_items(version, split), metadata)
+        return
+    with tempfile.TemporaryDirectory(prefix=f"lima-{found.name}-") as tmp:
+        folder = Path(tmp) / file_name(version.pk, fmt, split, directory=True)
+        write_folder(version, found, folder, split=split, metadata=metadata)
+        yield from iter_tar_chunks(folder)
 
 
-def write_hf_folder(version, folder, split=None, metadata=True, on_row: Callable[[], None] | None = None):
-    from curation.datasets.formats.hf import save_hf_folder
-
+def write_folder(version, fmt: ExportFormat, folder, split=None, metadata=True,
+                 on_row: Callable[[], None] | None = None):
+    """A folder format gets every split it should hold: the one asked for, else train, dev and test (empty ones
+    too, so that a reader finds the usual three) and any other split the version has."""
     present = [s for s in SPLITS if s in (version.manifest or {}).get("by_split", {})]
     splits = [split] if split else sorted({"train", "dev", "test", *present}, key=SPLITS.index)
-    save_hf_folder(
+    fmt.write_folder(
         {name: (lambda name=name: _counted(iter_export_items(version, name), on_row)) for name in splits},
         folder, metadata,
     )
@@ -220,11 +155,11 @@ def _counted(items, on_row):
 
 
 def write_export(version, fmt, out, split=None, metadata=True, on_progress: Callable[[int], None] | None = None):
-    """Write an export to `out` atomically (a file; a folder for `hf`): built beside it, renamed at the end,
-    removed on any failure. on_progress(rows_written) is called every few thousand rows. Returns the rows."""
+    """Write an export to `out` atomically (a file; a folder for a folder format such as `hf`): built beside it,
+    renamed at the end, removed on any failure. on_progress(rows_written) is called every few thousand rows.
+    Returns the rows."""
     out = Path(out)
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"Unknown export format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}.")
+    found = _format(fmt)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"Cannot write {out}: the folder {out.parent} does not exist.")
     rows = 0
@@ -239,27 +174,20 @@ def write_export(version, fmt, out, split=None, metadata=True, on_progress: Call
 
     partial = out.with_name(f".{out.name}.partial")
     try:
-        if fmt == "hf":
+        if found.is_folder:
             def tick():
                 nonlocal rows
                 rows += 1
                 if on_progress is not None and rows % QUERY_CHUNK == 0:
                     on_progress(rows)
 
-            write_hf_folder(version, partial, split=split, metadata=metadata, on_row=tick)
+            write_folder(version, found, partial, split=split, metadata=metadata, on_row=tick)
             if out.exists():
                 shutil.rmtree(out) if out.is_dir() else out.unlink()
             os.replace(partial, out)
         else:
-            items = counted(iter_export_items(version, split))
-            if fmt == "parquet":
-                from curation.datasets.formats.parquet import iter_parquet_chunks
-
-                chunks = iter_parquet_chunks(items, metadata)
-            else:
-                chunks = iter_jsonl_chunks(items, fmt, metadata)
             with open(partial, "wb") as stream:
-                for chunk in chunks:
+                for chunk in found.stream(counted(iter_export_items(version, split)), metadata):
                     stream.write(chunk)
             os.replace(partial, out)
     except BaseException:

@@ -3,7 +3,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from core.api import JOB_FIELDS
-from curation.datasets.exports import EXPORT_FORMATS
+from curation.datasets.formats import EXPORT_FORMATS
 from curation.models import DatasetVersion, Example, ExportJob, FreezeJob
 
 
@@ -98,9 +98,13 @@ class DiffSerializer(serializers.Serializer):
 
 class ExportRequestSerializer(serializers.Serializer):
     version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all())
-    format = serializers.ChoiceField(choices=EXPORT_FORMATS)
+    format = serializers.ChoiceField(choices=[])
     split = serializers.ChoiceField(choices=Example.Split.choices, required=False, allow_blank=True, default="")
     metadata = serializers.BooleanField(default=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["format"].choices = list(EXPORT_FORMATS)  # the registry as it is now, plug-ins included
 
 
 class ExportJobSerializer(serializers.ModelSerializer):

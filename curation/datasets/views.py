@@ -15,22 +15,13 @@ from core.charts.hbars import hbar_chart, histogram
 from core.roles import requires
 from curation.datasets import versions as datasets
 from curation.datasets.export_jobs import ExportRequestError, start_export
-from curation.datasets.exports import EXPORT_FORMATS, SPLITS, file_name
+from curation.datasets.exports import SPLITS, file_name
+from curation.datasets.formats import all_formats
 from curation.datasets.freeze_jobs import needs_a_job, start_freeze_job
 from curation.models import DatasetVersion, Example, FreezeJob, Source
 
 DIFF_ROWS_SHOWN = 100
 FREEZE_JOBS_SHOWN_FOR = timedelta(hours=1)  # finished freezes stay on the list page this long
-FORMAT_NOTES = {
-    "lima": "LIMA's release: conversations + source",
-    "openai": "Chat fine-tuning: messages with roles",
-    "sharegpt": "FastChat: from human / gpt",
-    "alpaca": "Single turn; earlier turns in history",
-    "parquet": "Columns, zstd, row groups of 5,000",
-    "hf": "datasets folder (save_to_disk), as .tar",
-}
-
-
 
 
 def get_version_for_user(request, pk):
@@ -164,15 +155,16 @@ def _export_table(version):
         "splits": splits,
         "rows": [
             {
-                "format": fmt,
-                "note": FORMAT_NOTES[fmt],
+                "format": fmt.name,
+                "label": fmt.label,
+                "note": fmt.note,
                 "links": [
-                    {"split": split or "all", "url": f"{base}?format={fmt}" + (f"&split={split}" if split else ""),
-                     "file": file_name(version.pk, fmt, split or None)}
+                    {"split": split or "all", "url": f"{base}?format={fmt.name}" + (f"&split={split}" if split else ""),
+                     "file": file_name(version.pk, fmt.name, split or None)}
                     for split in ["", *splits]
                 ],
             }
-            for fmt in EXPORT_FORMATS
+            for fmt in all_formats()
         ],
     }
 
@@ -184,7 +176,7 @@ def _jobs_context(request, version):
         "jobs": jobs,
         "polling": any(job.is_active for job in jobs),
         "can_export": request.user.has_perm("curation.add_exportjob"),
-        "formats": EXPORT_FORMATS,
+        "formats": all_formats(),
         "splits": SPLITS[:3],
     }
 

@@ -4,8 +4,7 @@
 /api/examples/{id}/reviews/           list, record a review
 /api/examples/{id}/revisions/         the example's history
 """
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, ProtectedError
+from django.db.models import Exists, OuterRef, Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -16,6 +15,7 @@ from rest_framework.routers import SimpleRouter
 
 from core.api import CuratedAPI
 from core.permissions import CanReadRevisions, CanReview, HasRole
+from curation import services
 from curation.datasets.versions import MAX_ID
 from curation.models import Example, Turn
 from curation.workspace.serializers import (
@@ -79,13 +79,7 @@ class ExampleViewSet(CuratedAPI, viewsets.ModelViewSet):
         return examples
 
     def perform_destroy(self, example):
-        try:
-            with transaction.atomic():
-                example.delete()
-        except ProtectedError as error:
-            from core.api import Conflict
-
-            raise Conflict(f"Example #{example.pk} is part of a frozen dataset version: it cannot be deleted.") from error
+        services.delete_example(example)  # a lost race is ExampleGone (404) or ExampleProtected (409)
 
     @extend_schema(request=ReviewSerializer, responses={200: ReviewSerializer(many=True), 201: ReviewSerializer})
     @action(detail=True, methods=["get", "post"], permission_classes=[HasRole, CanReview], pagination_class=None)

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from curation.services import StaleEdit, edit_example, revert_example
 from curation.workspace import review
-from curation.workspace.access import get_example_for_user, requires
+from curation.workspace.access import deleted_is_404, get_example_for_user, requires
 from curation.workspace.diff import diff_conversations, field_changes
 from curation.workspace.forms import EditForm, RevertForm
 from curation.workspace.present import attribution, shown_turns
@@ -70,6 +70,7 @@ def _edit_form(request, example, form, context_name, status=200, conflict=None, 
     return HttpResponse(render_to_string("curation/_edit_form.html", context, request), status=status)
 
 
+@deleted_is_404
 @require_http_methods(["GET", "POST"])
 @requires("curation.change_example")
 def example_edit(request, pk):
@@ -104,6 +105,7 @@ def example_edit(request, pk):
     return redirect("curation-example", pk=example.pk)
 
 
+@deleted_is_404
 @require_POST
 @requires("curation.change_example")
 def example_revert(request, pk):

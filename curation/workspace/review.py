@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from curation.models import Example, ImportRun, Source
 from curation.services import StaleEdit, edit_example, review_example
 from curation.workspace import queue as review_queue
-from curation.workspace.access import get_example_for_user, requires
+from curation.workspace.access import deleted_is_404, get_example_for_user, requires
 from curation.workspace.forms import REJECT_REASONS, DecisionForm, SplitForm
 from curation.workspace.present import attribution, shown_turns
 
@@ -71,6 +71,7 @@ def review_queue_page(request):
     return _respond(request, filters, example)
 
 
+@deleted_is_404
 @require_GET
 @requires("curation.view_example")
 def review_item(request, pk):
@@ -101,6 +102,7 @@ def review_step(request):
     return _respond(request, filters, example, toast=note)
 
 
+@deleted_is_404
 @require_POST
 @requires("curation.add_review")
 def review_decide(request, pk):
@@ -124,6 +126,7 @@ def review_decide(request, pk):
     return _done(request, filters, following, f"{DECIDED[data['decision']]} #{example.pk}.")
 
 
+@deleted_is_404
 @require_POST
 @requires("curation.change_example")
 def review_split(request, pk):

@@ -1,10 +1,11 @@
 """The rules every change to an example keeps: alternating roles, a revision per change, optimistic locking."""
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from curation.models import Example, Revision, Source
 from curation.services import (
+    DuplicateExample,
     StaleEdit,
     content_hash,
     create_example,
@@ -93,7 +94,7 @@ def test_external_id_is_unique_per_source_but_not_across_sources():
     coffee = get_or_create_source(Source.Kind.STACKEXCHANGE, "coffee.stackexchange.com")
     create_example(source=cooking, external_id="q1", turns=["Q?", "A."])
     create_example(source=coffee, external_id="q1", turns=["Q?", "A."])
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(DuplicateExample, match="'q1'"), transaction.atomic():
         create_example(source=cooking, external_id="q1", turns=["Other?", "Other."])
     assert Example.objects.filter(external_id="q1").count() == 2
 

@@ -1,4 +1,5 @@
-"""ExportItems -> a Hugging Face `datasets` folder (DatasetDict.save_to_disk), and a folder -> tar chunks.
+"""The `hf` export format: ExportItems -> a Hugging Face `datasets` folder (DatasetDict.save_to_disk), sent over
+HTTP as a tar.
 
 Each split is first written as an Arrow stream file with pyarrow, one batch at a time, then opened
 memory-mapped with `Dataset.from_file`: nothing holds a whole split in memory.
@@ -6,19 +7,19 @@ memory-mapped with `Dataset.from_file`: nothing holds a whole split in memory.
 from __future__ import annotations
 
 import hashlib
-import tarfile
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import pyarrow as pa
-
+from curation.datasets.formats import ExportFormat, register
 from curation.datasets.formats.parquet import _batch, schema
 
 ROWS_PER_BATCH = 2000
 
 
 def _write_arrow_stream(items: Iterable, path, metadata):
+    import pyarrow as pa
+
     arrow_schema = schema(metadata)
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, arrow_schema) as writer:
         rows = []
@@ -61,29 +62,7 @@ def save_hf_folder(splits: dict[str, Callable[[], Iterable]], folder, metadata=T
         DatasetDict(datasets).save_to_disk(str(folder), num_shards=shards or None)
 
 
-def iter_tar_chunks(folder, block=1024 * 1024) -> Iterator[bytes]:
-    """An uncompressed tar of `folder` (entries sorted, owners and times zeroed), streamed a block at a time.
-
-    Written by hand rather than with tarfile, which would hold each member whole before handing it on.
-    """
-    folder = Path(folder)
-    written = 0
-    paths = sorted(path for path in folder.rglob("*") if path.is_file())
-    for path in paths:
-        info = tarfile.TarInfo(str(Path(folder.name) / path.relative_to(folder)))
-        info.size = path.stat().st_size
-        info.mode, info.mtime = 0o644, 0
-        header = info.tobuf(format=tarfile.PAX_FORMAT, encoding="utf-8", errors="strict")
-        yield header
-        written += len(header)
-        with open(path, "rb") as stream:
-            while chunk := stream.read(block):
-                written += len(chunk)
-                yield chunk
-        padding = -info.size % tarfile.BLOCKSIZE
-        if padding:
-            written += padding
-            yield b"\0" * padding
-    end = 2 * tarfile.BLOCKSIZE
-    end += -(written + end) % tarfile.RECORDSIZE
-    yield b"\0" * end
+HF = register(ExportFormat(
+    name="hf", label="Hugging Face datasets", note="datasets folder (save_to_disk), as .tar",
+    content_type="application/x-tar", extension="tar", write_folder=save_hf_folder, file_tag="all", rank=60,
+))

@@ -1,20 +1,23 @@
-"""ExportItems -> Parquet bytes, one row group at a time, so memory is bounded by the group size.
+"""The `parquet` export format: ExportItems -> Parquet bytes, one row group at a time, so memory is bounded by
+the group size.
 
 Columns: id (int64), split, source, conversations (list<string>, user first) and, with metadata,
 attribution (the JSON text of the attribution dict: its keys vary from source to source).
+pyarrow is imported when a file is written, not when the format is declared (every process starts faster).
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from curation.datasets.formats import ExportFormat, register
 
 ROWS_PER_GROUP = 5000  # ~10 MB of 2 KB conversations in memory at a time
 
 
 def schema(metadata=True):
+    import pyarrow as pa
+
     fields = [
         pa.field("id", pa.int64()),
         pa.field("split", pa.string()),
@@ -58,6 +61,8 @@ class _ChunkSink:
 
 
 def _batch(rows, metadata, arrow_schema):
+    import pyarrow as pa
+
     columns = {
         "id": [item.id for item in rows],
         "split": [item.split for item in rows],
@@ -72,6 +77,8 @@ def _batch(rows, metadata, arrow_schema):
 
 
 def iter_parquet_chunks(items: Iterable, metadata=True, rows_per_group=ROWS_PER_GROUP) -> Iterator[bytes]:
+    import pyarrow.parquet as pq
+
     arrow_schema = schema(metadata)
     sink = _ChunkSink()
     # No statistics or page index with timestamps: the file depends only on the rows (and pyarrow's version).
@@ -87,3 +94,10 @@ def iter_parquet_chunks(items: Iterable, metadata=True, rows_per_group=ROWS_PER_
         writer.write_batch(_batch(rows, metadata, arrow_schema), row_group_size=rows_per_group)
     writer.close()
     yield sink.drain()
+
+
+PARQUET = register(ExportFormat(
+    name="parquet", label="Parquet", note="Columns, zstd, row groups of 5,000",
+    content_type="application/vnd.apache.parquet", extension="parquet", stream=iter_parquet_chunks,
+    file_tag="all", rank=50,
+))

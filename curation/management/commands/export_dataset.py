@@ -3,7 +3,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from curation.datasets.export_jobs import ExportRequestError, check_export_request
-from curation.datasets.exports import EXPORT_FORMATS, SPLITS, write_export
+from curation.datasets.exports import SPLITS, write_export
+from curation.datasets.formats import EXPORT_FORMATS
 from curation.models import DatasetVersion
 
 

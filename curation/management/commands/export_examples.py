@@ -3,7 +3,8 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Prefetch
 
-from curation.datasets.exports import FORMATS, jsonl_line
+from curation.datasets.formats import all_formats, get_format
+from curation.datasets.formats.jsonl import jsonl_line
 from curation.models import Example, Source, Turn
 
 
@@ -11,7 +12,8 @@ class Command(BaseCommand):
     help = "Write live examples as JSONL (one conversation a line) to stdout or a file."
 
     def add_arguments(self, parser):
-        parser.add_argument("--format", default="lima", choices=sorted(FORMATS))
+        # The JSONL formats: those that build one row from a conversation.
+        parser.add_argument("--format", default="lima", choices=sorted(fmt.name for fmt in all_formats() if fmt.row))
         parser.add_argument("--status", choices=[c for c, _ in Example.Status.choices])
         parser.add_argument("--source", choices=[c for c, _ in Source.Kind.choices], help="source kind")
         parser.add_argument("--out", help="file to write (default: stdout)")
@@ -23,7 +25,7 @@ class Command(BaseCommand):
         if source:
             examples = examples.filter(source__kind=source)
         examples = examples.prefetch_related(Prefetch("turns", queryset=Turn.objects.order_by("position")))
-        make_row = FORMATS[format]
+        make_row = get_format(format).row
         if out:
             try:
                 # Written beside the target and renamed at the end: a failed export leaves no half file.

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from curation.datasets import exports
 from curation.datasets.export_jobs import job_path
 from curation.datasets.exports import ExportItem, iter_export_chunks, write_export
+from curation.datasets.formats import ExportFormat, register, unregister
 from curation.datasets.formats.parquet import iter_parquet_chunks
 from curation.datasets.versions import freeze_version
 from curation.models import ExportJob, Source
@@ -131,15 +132,20 @@ def test_export_dataset_command_writes_the_file(version, tmp_path):
     assert out.read_bytes() == b"".join(iter_export_chunks(version, "sharegpt", "train"))
 
 
-def test_export_dataset_command_leaves_nothing_behind_when_it_fails(version, tmp_path, monkeypatch):
-    def broken(items, fmt, metadata=True):
+def test_export_dataset_command_leaves_nothing_behind_when_it_fails(version, tmp_path):
+    def broken(items, metadata=True):
         yield b"{\"half\": "
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(exports, "iter_jsonl_chunks", broken)
+    register(ExportFormat(name="broken", label="Broken", note="fails halfway", content_type="application/x-ndjson",
+                          extension="jsonl", stream=broken))
     out = tmp_path / "out.jsonl"
-    with pytest.raises(RuntimeError, match="disk on fire"):
-        call_command("export_dataset", str(version.pk), "--format", "lima", "--out", str(out), stderr=io.StringIO())
+    try:
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            call_command("export_dataset", str(version.pk), "--format", "broken", "--out", str(out),
+                         stderr=io.StringIO())
+    finally:
+        unregister("broken")
     assert list(tmp_path.iterdir()) == []
 
 
