@@ -364,3 +364,16 @@ def test_two_ranks_write_an_epoch_checkpoint_together_that_loads_as_one_model(ti
     assert_same_weights(_weights(folder), _weights(tmp_path / "single" / "checkpoint-epoch-01"), RECIPE["learning_rate"])
     assert AutoModelForCausalLM.from_pretrained(folder).config.model_type == "llama"
     assert "Invalid -W option" not in finished.stderr and "Traceback" not in finished.stderr
+
+
+@pytest.mark.slow
+def test_compiled_layers_train_like_eager_ones(tiny_model_dir, tmp_path):
+    # one step (one compiled shape: compiling on CPU takes ~40 s a shape); no dropout, whose RNG differs compiled
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(DATA.read_text().splitlines(keepends=True)[:8]))
+    recipe = {**RECIPE, "epochs": 1, "micro_batch_size": 8, "residual_dropout": 0.0}
+    eager = _run(tiny_model_dir, tmp_path / "eager", recipe, data=data)
+    compiled = _run(tiny_model_dir, tmp_path / "compiled", {**recipe, "compile": True}, data=data)
+    assert compiled.of("start")[0]["recipe"]["compile"] is True
+    torch.testing.assert_close([e["loss"] for e in compiled.of("step")], [e["loss"] for e in eager.of("step")], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close([e["grad_norm"] for e in compiled.of("step")], [e["grad_norm"] for e in eager.of("step")], rtol=1e-4, atol=1e-5)
