@@ -84,13 +84,14 @@ class RepetitionPenaltyExceptSpecial(LogitsProcessor):
         return scores
 
 
-def build_logits_processors(settings: DecodingSettings, tokenizer, extra=None) -> LogitsProcessorList:
-    """The processors of one decoding step, in transformers' order: penalty, any extra, then temperature and top-p."""
+def build_logits_processors(settings: DecodingSettings, tokenizer, extra=None, warpers: bool = True) -> LogitsProcessorList:
+    """The processors of one decoding step, in transformers' order: penalty, any extra, then temperature
+    and top-p. warpers=False for model.generate, which adds those two itself from its GenerationConfig."""
     processors = LogitsProcessorList()
     if settings.repetition_penalty != 1.0:
         processors.append(RepetitionPenaltyExceptSpecial(settings.repetition_penalty, exempt_ids(tokenizer)))
     processors.extend(extra or [])
-    if settings.do_sample:
+    if settings.do_sample and warpers:
         if settings.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(settings.temperature))
         if settings.top_p < 1.0:
@@ -263,7 +264,7 @@ class Generator:
                         input_ids=ids,
                         attention_mask=mask,
                         generation_config=build_generation_config(settings, self.tokenizer),
-                        logits_processor=build_logits_processors(settings, self.tokenizer),
+                        logits_processor=build_logits_processors(settings, self.tokenizer, warpers=False),
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
                     )

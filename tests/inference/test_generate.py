@@ -329,10 +329,21 @@ def test_the_generation_config_is_greedy_without_sampling_filters(generator):
     assert [type(p) for p in build_logits_processors(GREEDY, generator.tokenizer)] == [RepetitionPenaltyExceptSpecial]
 
 
-def test_streaming_applies_the_same_penalty(generator, monkeypatch):
+def test_streaming_applies_the_same_penalty_and_each_warper_once(generator, monkeypatch):
     passed = []
     original = generator.model.generate
     monkeypatch.setattr(generator.model, "generate", lambda **kw: passed.append(kw) or original(**kw))
-    list(generator.stream(["How do I brew coffee?"], GREEDY))
-    assert passed[0]["generation_config"].repetition_penalty == 1.0
+    list(generator.stream(["How do I brew coffee?"], DecodingSettings(max_new_tokens=5)))
+    config = passed[0]["generation_config"]
+    assert config.repetition_penalty == 1.0 and (config.temperature, config.top_p) == (0.7, 0.9)
+    # temperature and top-p come from the config alone: passed as processors too, generate would apply them twice
     assert [type(p) for p in passed[0]["logits_processor"]] == [RepetitionPenaltyExceptSpecial]
+
+
+def test_a_sampled_stream_is_the_sampled_answer_of_generate(untrained):
+    # the untrained model's wide distribution makes any difference in sampling show
+    turns = ["Tell me a story about a cat."]
+    sampled = DecodingSettings(max_new_tokens=40)
+    streamed = "".join(untrained.stream(turns, sampled, seed=4))
+    assert streamed == untrained.generate([turns], sampled, seed=4)[0]
+    assert streamed != untrained.generate([turns], sampled, seed=5)[0]
