@@ -100,8 +100,10 @@ def generate_continuously(
     results: list[list[int] | None] = [None] * len(prompts)
     active: _Rows | None = None
     while waiting or (active is not None and len(active)):
-        free = batch_size - (len(active) if active is not None else 0)
-        if free > 0 and waiting:
+        running = len(active) if active is not None else 0
+        free = batch_size - running
+        # Refill in groups (a quarter of the batch, or all that wait): each prefill is a pass of its own.
+        if waiting and (free >= min(max(batch_size // 4, 1), len(waiting)) or not running):
             joining, waiting = waiting[:free], waiting[free:]
             active = _merge(active, _prefill(model, [prompts[i] for i in joining], joining, choose, pad_id, device), pad_id)
         else:
