@@ -377,3 +377,18 @@ def test_compiled_layers_train_like_eager_ones(tiny_model_dir, tmp_path):
     assert compiled.of("start")[0]["recipe"]["compile"] is True
     torch.testing.assert_close([e["loss"] for e in compiled.of("step")], [e["loss"] for e in eager.of("step")], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close([e["grad_norm"] for e in compiled.of("step")], [e["grad_norm"] for e in eager.of("step")], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_two_ranks_train_lora_like_one_with_the_model_loaded_by_rank_0_only(tiny_model_dir, tmp_path):
+    # rank 1 builds its model on the meta device; DDP's start-up broadcast must give it rank 0's weights
+    recipe = {**RECIPE, "epochs": 1, "residual_dropout": 0.0, "lora": True, "lora_r": 4, "lora_learning_rate": 3e-3}
+    single = _run(tiny_model_dir, tmp_path / "single", recipe)
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"base_model": str(tiny_model_dir), "data": str(DATA), "output_dir": str(tmp_path / "out"), "recipe": {**recipe, "micro_batch_size": 3}}))
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    finished = subprocess.run(torchrun + ["-m", "training.engine", "--config", str(config)], cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    steps = [e for e in _json_lines(finished.stdout) if e["event"] == "step"]
+    torch.testing.assert_close([e["loss"] for e in steps], [e["loss"] for e in single.of("step")], rtol=1e-5, atol=1e-6)
+    assert_same_weights(_weights(tmp_path / "out" / "checkpoint-epoch-01"), _weights(tmp_path / "single" / "checkpoint-epoch-01"), recipe["lora_learning_rate"])
