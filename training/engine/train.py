@@ -30,7 +30,7 @@ from training.engine.dropout import add_residual_dropout, decoder_layers
 from training.engine.loss import CausalLMLoss
 from training.engine.optim import build_optimizer, build_scheduler
 from training.engine.progress import Throughput, emit_json_line, finite, memory_mb
-from training.engine.recipe import SELECTIVE, from_overrides, resolve
+from training.engine.recipe import AUTO, SELECTIVE, from_overrides, resolve
 
 # Settings that may differ between a run and its resumption (they change speed, not the maths).
 _RESUMABLE_CHANGES = {"gradient_checkpointing", "bf16", "micro_batch_size", "length_grouping", "packing", "compile", "save_every_steps"}
@@ -70,12 +70,14 @@ def _train(config: RunConfig, context: distributed.Context, say) -> dict:
     # ---- model ----------------------------------------------------------------------------------
     torch.manual_seed(recipe.seed)  # new LoRA weights start the same on every rank and on resume
     on_gpu = context.device.type == "cuda"
-    flash = on_gpu and is_flash_attn_2_available()
+    bf16_supported = on_gpu and torch.cuda.is_bf16_supported()
+    # flash-attention computes in bf16/fp16 only: with fp32 compute the model keeps sdpa
+    flash = on_gpu and is_flash_attn_2_available() and (recipe.bf16 is True or (recipe.bf16 == AUTO and bf16_supported))
     base_dtype = checkpoint.model_dtype(AutoConfig.from_pretrained(config.base_model))  # epoch checkpoints keep it
     tokenizer = AutoTokenizer.from_pretrained(config.base_model)
     model = distributed.load_model(config.base_model, tokenizer, context, "flash_attention_2" if flash else None)
     parameters = sum(p.numel() for p in model.parameters())
-    recipe = resolve(recipe, parameters, on_gpu, bf16_supported=on_gpu and torch.cuda.is_bf16_supported(), varlen_attention=flash)
+    recipe = resolve(recipe, parameters, on_gpu, bf16_supported=bf16_supported, varlen_attention=flash)
     dropout_by_layer = add_residual_dropout(model, recipe.residual_dropout)
     layers = decoder_layers(model)
     if recipe.gradient_checkpointing:
