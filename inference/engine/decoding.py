@@ -11,10 +11,11 @@ class DecodingSettings:
     # at most 2,048 tokens; one response per prompt."
     top_p: float = 0.9
     temperature: float = 0.7
-    repetition_penalty: float = 1.2  # penalises tokens already in the prompt or the response
+    # Penalises tokens already in the prompt or the response, except EOT and the other special
+    # tokens (the prompt always holds them; penalising EOT makes answers run on).
+    repetition_penalty: float = 1.2
     max_new_tokens: int = 2048
-    # 0 lets EOT end a response at once; the benchmark raises it to force equal lengths.
-    min_new_tokens: int = 0
+    min_new_tokens: int = 0  # 0 lets EOT end a response at once (LIMA's natural stopping)
     # False: greedy decoding (same penalty and lengths), for comparisons that need one answer.
     do_sample: bool = True
 

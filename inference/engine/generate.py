@@ -5,9 +5,13 @@
     for piece in generator.stream(["Tell me a story."]):
         ...
 
-Prompts are built with training/engine/chat.py (the format the model was trained on), left
-padded into batches, and continued by `model.generate` until EOT: no per-token Python loop.
-No Django here: the web app runs this through `python -m inference.engine` or imports it.
+Prompts are built with training/engine/chat.py (the format the model was trained on) and
+answered with continuous batching (batching.py): a row that reaches EOT leaves the batch at once and
+a waiting prompt takes its place, so finished answers cost no decode steps. LIMA's repetition
+penalty (1.2) is applied to every token already in the prompt or the answer except EOT and the
+other special tokens: the prompt always holds EOT and the chat markers, and penalising them would
+make the model less likely to stop. No Django here: the web app runs this through
+`python -m inference.engine` or imports it.
 """
 
 from __future__ import annotations
@@ -21,11 +25,16 @@ from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
     StoppingCriteria,
     StoppingCriteriaList,
+    TemperatureLogitsWarper,
     TextIteratorStreamer,
+    TopPLogitsWarper,
 )
 
+from inference.engine.batching import generate_continuously
 from inference.engine.decoding import DecodingSettings
 from inference.engine.jsonl import read_prompts, write_jsonl_atomically
 from training.engine import chat
@@ -52,9 +61,49 @@ def pad_id(tokenizer) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else chat.eot_id(tokenizer)
 
 
+def exempt_ids(tokenizer) -> list[int]:
+    """Tokens the repetition penalty leaves alone: EOT, the chat markers and every special token."""
+    ids = set(tokenizer.all_special_ids) | {tokenizer.convert_tokens_to_ids(t) for t in chat.SPECIAL_TOKENS} | set(stop_ids(tokenizer))
+    return sorted(i for i in ids if i is not None and i >= 0)
+
+
+class RepetitionPenaltyExceptSpecial(LogitsProcessor):
+    """transformers' repetition penalty (CTRL's: a seen token's logit divided by the penalty when
+    positive, multiplied when negative) on every token of the sequence so far, except `exempt`."""
+
+    def __init__(self, penalty: float, exempt: list[int]):
+        self.penalty = penalty
+        self.exempt = torch.tensor(exempt, dtype=torch.long)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:  # (batch, seq), (batch, vocab)
+        exempt = self.exempt.to(scores.device)
+        untouched = scores[:, exempt]
+        seen = torch.gather(scores, 1, input_ids)
+        scores = scores.scatter(1, input_ids, torch.where(seen < 0, seen * self.penalty, seen / self.penalty))
+        scores[:, exempt] = untouched
+        return scores
+
+
+def build_logits_processors(settings: DecodingSettings, tokenizer, extra=None, warpers: bool = True) -> LogitsProcessorList:
+    """The processors of one decoding step, in transformers' order: penalty, any extra, then temperature
+    and top-p. warpers=False for model.generate, which adds those two itself from its GenerationConfig."""
+    processors = LogitsProcessorList()
+    if settings.repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyExceptSpecial(settings.repetition_penalty, exempt_ids(tokenizer)))
+    processors.extend(extra or [])
+    if settings.do_sample and warpers:
+        if settings.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(settings.temperature))
+        if settings.top_p < 1.0:
+            processors.append(TopPLogitsWarper(settings.top_p, min_tokens_to_keep=1))
+    return processors
+
+
 def build_generation_config(settings: DecodingSettings, tokenizer) -> GenerationConfig:
     """Every setting generate() would otherwise take from the checkpoint's generation_config.json
-    or transformers' defaults (top_k=50, for one) is set here, so nothing LIMA did not use slips in."""
+    or transformers' defaults (top_k=50, for one) is set here, so nothing LIMA did not use slips in.
+    The repetition penalty is not among them: it comes as RepetitionPenaltyExceptSpecial (see
+    build_logits_processors), so `repetition_penalty` stays 1.0 here."""
     # The filters are set only when sampling: greedy decoding would ignore them (and warn).
     sampling = (
         dict(
@@ -72,7 +121,7 @@ def build_generation_config(settings: DecodingSettings, tokenizer) -> Generation
     )
     return GenerationConfig(
         **sampling,
-        repetition_penalty=settings.repetition_penalty,
+        repetition_penalty=1.0,
         no_repeat_ngram_size=0,
         num_beams=1,
         num_return_sequences=1,
@@ -135,7 +184,7 @@ class Generator:
         return self.tokenizer.decode(new_ids[:end], skip_special_tokens=True)
 
     @torch.inference_mode()
-    def generate(
+    def generate_ids(
         self,
         prompts: Sequence[Sequence[str]],
         settings: DecodingSettings = DecodingSettings(),
@@ -143,35 +192,49 @@ class Generator:
         batch_size: int = 16,
         on_progress: Callable[[int, int], None] | None = None,
         logits_processor=None,
-    ) -> list[str]:
-        """One response per prompt (a list of turns ending with the user's), in the given order.
+    ) -> list[list[int]]:
+        """The new token ids of each prompt's answer, its stop token included when one ended it.
 
-        Prompts of similar length are batched together to waste little on padding. The same
-        prompts, settings, seed and batch size give the same responses; the caller's torch RNG
-        state is left as it was.
+        Up to batch_size answers are generated at once; as one ends, the next prompt takes its row.
+        The same prompts, settings, seed and batch size give the same answers; the caller's torch
+        RNG state is left as it was.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        config = build_generation_config(settings, self.tokenizer)
-        lengths = [len(chat.prompt_ids(self.tokenizer, list(p))) for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: (lengths[i], i))
-        responses: list[str | None] = [None] * len(prompts)
+        rows = [chat.prompt_ids(self.tokenizer, list(p)) for p in prompts]
+        order = sorted(range(len(rows)), key=lambda i: (len(rows[i]), i))  # similar lengths prefill together
+        processors = build_logits_processors(settings, self.tokenizer, logits_processor)
+        stops = torch.tensor(stop_ids(self.tokenizer), device=self.device)
+
+        def choose(history, logits, generated):  # (rows, width), (rows, vocab), (rows,)
+            if settings.min_new_tokens:  # no stop before min_new_tokens
+                too_early = (generated < settings.min_new_tokens)[:, None]  # (rows, 1)
+                logits[:, stops] = logits[:, stops].masked_fill(too_early, -float("inf"))
+            scores = processors(history, logits)
+            if settings.do_sample:
+                return torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
+            return scores.argmax(dim=-1)
+
+        done = [0]
+
+        def finished(_index, _ids):
+            done[0] += 1
+            if on_progress is not None:
+                on_progress(done[0], len(prompts))
+
         with torch.random.fork_rng(devices=self._rng_devices()):
             torch.manual_seed(seed)
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                ids, mask = self._batch([prompts[i] for i in chunk])
-                out = self.model.generate(
-                    input_ids=ids,
-                    attention_mask=mask,
-                    generation_config=config,
-                    logits_processor=logits_processor,
-                )  # (batch, width + new tokens)
-                for row, index in enumerate(chunk):
-                    responses[index] = self._response(out[row, ids.shape[1] :].tolist())
-                if on_progress is not None:
-                    on_progress(start + len(chunk), len(prompts))
-        return responses  # type: ignore[return-value]
+            answers = generate_continuously(
+                self.model, [rows[i] for i in order], choose, stop_ids(self.tokenizer), settings.max_new_tokens, batch_size, pad_id(self.tokenizer), finished
+            )
+        ids: list[list[int]] = [[] for _ in prompts]
+        for position, index in enumerate(order):
+            ids[index] = answers[position]
+        return ids
+
+    def generate(self, prompts: Sequence[Sequence[str]], settings: DecodingSettings = DecodingSettings(), seed: int = 0, batch_size: int = 16, on_progress=None, logits_processor=None) -> list[str]:
+        """One response per prompt (a list of turns ending with the user's), in the given order."""
+        return [self._response(ids) for ids in self.generate_ids(prompts, settings, seed, batch_size, on_progress, logits_processor)]
 
     def stream(
         self,
@@ -201,6 +264,7 @@ class Generator:
                         input_ids=ids,
                         attention_mask=mask,
                         generation_config=build_generation_config(settings, self.tokenizer),
+                        logits_processor=build_logits_processors(settings, self.tokenizer, warpers=False),
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
                     )

@@ -7,10 +7,23 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, LogitsProcessor, LogitsProcessorList
+from transformers import (
+    AutoModelForCausalLM,
+    LogitsProcessor,
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from inference.engine.__main__ import main
-from inference.engine.generate import DecodingSettings, Generator, build_generation_config
+from inference.engine.generate import (
+    DecodingSettings,
+    Generator,
+    RepetitionPenaltyExceptSpecial,
+    build_generation_config,
+    build_logits_processors,
+    exempt_ids,
+)
 from inference.engine.jsonl import read_prompts, write_jsonl_atomically
 from training.engine import chat
 from training.engine.tiny import build_tiny_model
@@ -35,28 +48,30 @@ def untrained(tmp_path_factory):
     return Generator.from_checkpoint(folder)
 
 
-def reference_sample(generator, turns, seed, **generate_kwargs):
-    """transformers' own sampling on the same prompt ids, with explicit keyword settings."""
+def reference_sample(generator, turns, seed, repetition_penalty=1.2, **generate_kwargs):
+    """transformers' own sampling (model.generate, static batch of one) on the same prompt ids, with
+    explicit keyword settings and LIMA's penalty exempting the special tokens."""
     ids = torch.tensor([chat.prompt_ids(generator.tokenizer, turns)])
+    penalty = RepetitionPenaltyExceptSpecial(repetition_penalty, exempt_ids(generator.tokenizer))
     torch.manual_seed(seed)
     with torch.inference_mode():
-        out = generator.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **generate_kwargs)
+        out = generator.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), logits_processor=LogitsProcessorList([penalty]), repetition_penalty=1.0, **generate_kwargs)
     return generator._response(out[0, ids.shape[1] :].tolist())
 
 
 class ForceTokens(LogitsProcessor):
-    """Forces, per prompt, a scripted token at each step; counts the steps generate() took."""
+    """Forces, per prompt, a scripted token at each step; counts the rows generate computed each step."""
 
-    def __init__(self, scripts: dict[tuple, list[int]], pad_id: int, prompt_width: int):
-        self.scripts, self.pad_id, self.width, self.steps = scripts, pad_id, prompt_width, 0
+    def __init__(self, scripts: dict[tuple, list[int]], pad_id: int):
+        self.scripts, self.pad_id, self.row_steps = scripts, pad_id, 0
 
-    def __call__(self, input_ids, scores):  # input_ids (batch, seq), scores (batch, vocab)
-        step = input_ids.shape[1] - self.width
-        self.steps += 1
+    def __call__(self, input_ids, scores):  # input_ids (rows, seq), scores (rows, vocab)
+        self.row_steps += input_ids.shape[0]
         forced = torch.full_like(scores, -float("inf"))
         for row in range(input_ids.shape[0]):
-            prompt = tuple(t for t in input_ids[row, : self.width].tolist() if t != self.pad_id)
-            forced[row, self.scripts[prompt][step]] = 0.0
+            tokens = tuple(t for t in input_ids[row].tolist() if t != self.pad_id)
+            prompt = next(p for p in self.scripts if tokens[: len(p)] == p)
+            forced[row, self.scripts[prompt][len(tokens) - len(prompt)]] = 0.0
         return forced
 
 
@@ -68,27 +83,51 @@ def test_lima_decoding_defaults_come_from_the_paper():
     assert settings.do_sample
 
 
-def test_the_decoding_settings_reach_model_generate(generator, monkeypatch):
-    passed = []
-    original = generator.model.generate
+def test_the_decoding_settings_become_transformers_processors_in_its_order(generator):
+    lima = build_logits_processors(DecodingSettings(), generator.tokenizer)
+    assert [type(p) for p in lima] == [RepetitionPenaltyExceptSpecial, TemperatureLogitsWarper, TopPLogitsWarper]
+    assert (lima[0].penalty, lima[1].temperature, lima[2].top_p) == (1.2, 0.7, 0.9)
+    greedy = build_logits_processors(DecodingSettings(do_sample=False, repetition_penalty=1.0), generator.tokenizer)
+    assert list(greedy) == []
+    config = build_generation_config(DecodingSettings(max_new_tokens=7), generator.tokenizer)
+    assert (config.do_sample, config.top_p, config.temperature, config.max_new_tokens) == (True, 0.9, 0.7, 7)
+    assert config.top_k == 0  # not transformers' default of 50
+    assert config.repetition_penalty == 1.0  # transformers' own penalty would hit EOT: ours replaces it
+    assert config.eos_token_id[0] == chat.eot_id(generator.tokenizer)
+    assert config.pad_token_id == generator.tokenizer.pad_token_id
 
-    def spy(*args, **kwargs):
-        passed.append(kwargs["generation_config"])
-        return original(*args, **kwargs)
 
-    monkeypatch.setattr(generator.model, "generate", spy)
-    generator.generate(PROMPTS[:1], DecodingSettings(max_new_tokens=7))
-    generator.generate(PROMPTS[:1], DecodingSettings(top_p=0.5, temperature=1.3, repetition_penalty=1.05))
+def test_the_penalty_spares_eot_and_every_special_token_and_hits_the_rest():
+    # given scores for 8 tokens, of which 6 (EOT) and 7 (a marker) are exempt, after a sequence that holds 1, 2, 6, 7
+    scores = torch.tensor([[1.0, 2.0, -1.0, 0.5, 3.0, -2.0, 4.0, -3.0]])
+    seen = torch.tensor([[1, 2, 6, 7, 2]])
+    # when LIMA's 1.2 penalty is applied
+    penalised = RepetitionPenaltyExceptSpecial(1.2, exempt=[6, 7])(seen, scores.clone())
+    # then seen positive logits are divided, seen negative ones multiplied, exempt and unseen ones kept
+    expected = torch.tensor([[1.0, 2.0 / 1.2, -1.0 * 1.2, 0.5, 3.0, -2.0, 4.0, -3.0]])
+    torch.testing.assert_close(penalised, expected)
 
-    lima, custom = passed
-    assert (lima.do_sample, lima.top_p, lima.temperature, lima.repetition_penalty) == (True, 0.9, 0.7, 1.2)
-    assert lima.max_new_tokens == 7
-    assert lima.top_k == 0  # not transformers' default of 50
-    assert lima.eos_token_id[0] == chat.eot_id(generator.tokenizer)
-    assert lima.pad_token_id == generator.tokenizer.pad_token_id
-    assert (custom.top_p, custom.temperature, custom.repetition_penalty, custom.max_new_tokens) == (
-        0.5, 1.3, 1.05, 2048,
-    )
+
+def test_the_exempt_tokens_are_eot_the_chat_markers_and_the_special_tokens(generator):
+    tokenizer = generator.tokenizer
+    exempt = set(exempt_ids(tokenizer))
+    assert {tokenizer.convert_tokens_to_ids(t) for t in chat.SPECIAL_TOKENS} <= exempt
+    assert set(tokenizer.all_special_ids) <= exempt
+    assert tokenizer("Paris", add_special_tokens=False)["input_ids"][0] not in exempt
+
+
+def test_the_prompts_eot_no_longer_lowers_the_chance_to_stop(untrained):
+    # the prompt holds EOT (after the user's turn): transformers' penalty would lower it, ours does not
+    ids = torch.tensor([chat.prompt_ids(untrained.tokenizer, ["Tell me a story about a cat."])])
+    eot = chat.eot_id(untrained.tokenizer)
+    with torch.no_grad():
+        logits = untrained.model(ids).logits[:, -1].float()
+    ours = build_logits_processors(DecodingSettings(do_sample=False), untrained.tokenizer)(ids, logits.clone())
+    from transformers import RepetitionPenaltyLogitsProcessor
+
+    theirs = RepetitionPenaltyLogitsProcessor(1.2)(ids, logits.clone())
+    assert ours[0, eot] == logits[0, eot] and theirs[0, eot] != logits[0, eot]
+    assert torch.softmax(ours, -1)[0, eot] > torch.softmax(theirs, -1)[0, eot]
 
 
 def test_it_samples_exactly_like_transformers_with_lima_s_settings(untrained, monkeypatch):
@@ -96,8 +135,7 @@ def test_it_samples_exactly_like_transformers_with_lima_s_settings(untrained, mo
     monkeypatch.setattr(untrained.model.generation_config, "top_k", 3)
     turns = ["Tell me a story about a cat."]
     eot, pad = chat.eot_id(untrained.tokenizer), untrained.tokenizer.pad_token_id
-    lima = dict(do_sample=True, top_p=0.9, temperature=0.7, repetition_penalty=1.2, top_k=0,
-                max_new_tokens=30, eos_token_id=eot, pad_token_id=pad)
+    lima = dict(do_sample=True, top_p=0.9, temperature=0.7, top_k=0, max_new_tokens=30, eos_token_id=eot, pad_token_id=pad)
 
     ours = untrained.generate([turns], DecodingSettings(max_new_tokens=30), seed=3)[0]
 
@@ -105,36 +143,39 @@ def test_it_samples_exactly_like_transformers_with_lima_s_settings(untrained, mo
     # The comparison is sensitive to each setting: change one and transformers' answer changes.
     assert ours != reference_sample(untrained, turns, seed=3, **{**lima, "temperature": 1.0})
     assert ours != reference_sample(untrained, turns, seed=3, **{**lima, "top_p": 1.0})
-    assert ours != reference_sample(untrained, turns, seed=3, **{**lima, "repetition_penalty": 1.0})
+    assert ours != reference_sample(untrained, turns, seed=3, repetition_penalty=1.0, **lima)
     assert ours != reference_sample(untrained, turns, seed=3, **{k: v for k, v in lima.items() if k != "top_k"})
 
 
-def test_generation_stops_at_eot_and_finished_rows_of_a_batch_stay_finished(generator, monkeypatch):
+def test_a_finished_row_leaves_the_batch_and_a_waiting_prompt_takes_its_place(generator, monkeypatch):
     tokenizer = generator.tokenizer
     eot = chat.eot_id(tokenizer)
     red, green, blue = (tokenizer(w, add_special_tokens=False)["input_ids"][0] for w in ("Red", " green", " blue"))
-    short, long = ["Name three colours."], ["What is the capital of France?"]
-    short_ids, long_ids = (tuple(chat.prompt_ids(tokenizer, p)) for p in (short, long))
+    short, long, late = ["Name three colours."], ["What is the capital of France?"], ["How do I brew coffee?"]
+    short_ids, long_ids, late_ids = (tuple(chat.prompt_ids(tokenizer, p)) for p in (short, long, late))
     # Each script carries on with text after its EOT: none of it may be generated or returned.
     scripts = {
         short_ids: [red, green, eot, blue, blue, blue, blue, blue, blue],
         long_ids: [red, green, blue, red, green, eot, blue, blue, blue],
+        late_ids: [blue, eot, red, red, red, red, red, red, red],
     }
-    forcer = ForceTokens(scripts, tokenizer.pad_token_id, max(len(short_ids), len(long_ids)))
+    forcer = ForceTokens(scripts, tokenizer.pad_token_id)
     # A base checkpoint's own generation_config knows nothing of EOT: the engine must say it.
     monkeypatch.setattr(generator.model.generation_config, "eos_token_id", None)
-    raw = []
-    original = generator.model.generate
-    monkeypatch.setattr(generator.model, "generate", lambda **kw: raw.append(original(**kw)) or raw[-1])
 
-    responses = generator.generate(
-        [short, long], DecodingSettings(max_new_tokens=9), logits_processor=LogitsProcessorList([forcer])
-    )
+    responses = generator.generate([short, long, late], DecodingSettings(max_new_tokens=9), batch_size=2, logits_processor=[forcer])
 
-    assert responses == [tokenizer.decode([red, green]), tokenizer.decode([red, green, blue, red, green])]
-    assert forcer.steps == 6  # the batch ended with the last row's EOT, not at max_new_tokens
-    new_tokens = raw[0][:, forcer.width :].tolist()  # rows in batch order: the shorter prompt first
-    assert new_tokens[0] == [red, green, eot, *[tokenizer.pad_token_id] * 3]
+    assert responses == [tokenizer.decode([red, green]), tokenizer.decode([red, green, blue, red, green]), tokenizer.decode([blue])]
+    # every token computed was a token of an answer: 3 + 6 + 2, nothing for rows already finished
+    assert forcer.row_steps == 3 + 6 + 2
+    assert generator.generate_ids([short, late], DecodingSettings(max_new_tokens=9), logits_processor=[ForceTokens(scripts, tokenizer.pad_token_id)]) == [[red, green, eot], [blue, eot]]
+
+
+def test_an_answer_that_never_stops_ends_at_max_new_tokens(generator):
+    endless = DecodingSettings(do_sample=False, max_new_tokens=5, min_new_tokens=5)
+    ids = generator.generate_ids(PROMPTS[:3], endless, batch_size=2)
+    assert [len(answer) for answer in ids] == [5, 5, 5]
+    assert chat.eot_id(generator.tokenizer) not in [t for answer in ids for t in answer]
 
 
 def test_a_trained_checkpoint_ends_its_answer_with_eot(generator):
@@ -164,10 +205,10 @@ def test_the_same_seed_gives_the_same_samples(untrained):
     assert torch.equal(torch.get_rng_state(), caller_state)  # the caller's RNG is left alone
 
 
-def test_it_reports_progress_per_batch(generator):
+def test_it_reports_progress_as_each_answer_ends(generator):
     seen = []
     generator.generate(PROMPTS + PROMPTS[:1], GREEDY, batch_size=2, on_progress=lambda d, t: seen.append((d, t)))
-    assert seen == [(2, 5), (4, 5), (5, 5)]
+    assert seen == [(done, 5) for done in range(1, 6)]
 
 
 def test_streaming_yields_pieces_that_add_up_to_the_response(generator):
@@ -252,6 +293,7 @@ def test_the_command_line_answers_a_prompt_file(tiny_checkpoint, generator, tmp_
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stderr.splitlines()]
     assert events == [
+        {"event": "progress", "done": 1, "total": 3},
         {"event": "progress", "done": 2, "total": 3},
         {"event": "progress", "done": 3, "total": 3},
         {"event": "done", "count": 3, "out": str(out)},
@@ -289,4 +331,25 @@ def test_the_command_line_refuses_a_missing_checkpoint(tmp_path, capsys):
 
 def test_the_generation_config_is_greedy_without_sampling_filters(generator):
     config = build_generation_config(GREEDY, generator.tokenizer)
-    assert config.do_sample is False and config.top_k is None and config.repetition_penalty == 1.2
+    assert config.do_sample is False and config.top_k is None
+    assert [type(p) for p in build_logits_processors(GREEDY, generator.tokenizer)] == [RepetitionPenaltyExceptSpecial]
+
+
+def test_streaming_applies_the_same_penalty_and_each_warper_once(generator, monkeypatch):
+    passed = []
+    original = generator.model.generate
+    monkeypatch.setattr(generator.model, "generate", lambda **kw: passed.append(kw) or original(**kw))
+    list(generator.stream(["How do I brew coffee?"], DecodingSettings(max_new_tokens=5)))
+    config = passed[0]["generation_config"]
+    assert config.repetition_penalty == 1.0 and (config.temperature, config.top_p) == (0.7, 0.9)
+    # temperature and top-p come from the config alone: passed as processors too, generate would apply them twice
+    assert [type(p) for p in passed[0]["logits_processor"]] == [RepetitionPenaltyExceptSpecial]
+
+
+def test_a_sampled_stream_is_the_sampled_answer_of_generate(untrained):
+    # the untrained model's wide distribution makes any difference in sampling show
+    turns = ["Tell me a story about a cat."]
+    sampled = DecodingSettings(max_new_tokens=40)
+    streamed = "".join(untrained.stream(turns, sampled, seed=4))
+    assert streamed == untrained.generate([turns], sampled, seed=4)[0]
+    assert streamed != untrained.generate([turns], sampled, seed=5)[0]

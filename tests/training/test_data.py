@@ -1,7 +1,8 @@
-"""Training data: the loss mask, trimming that ends on an EOT, padding, length grouping."""
+"""Training data: the loss mask, trimming that never trains an EOT at a cut, padding, mix-preserving steps, packing."""
 
 import json
-import statistics
+import random
+from collections import Counter
 
 import pytest
 import torch
@@ -9,12 +10,18 @@ import torch
 from training.engine import chat
 from training.engine.data import (
     IGNORE_INDEX,
+    Conversation,
     DataError,
     collate,
+    collate_packed,
+    encode_dataset,
     encode_example,
     epoch_batches,
+    micro_batches,
+    packed_micro_batches,
     padding_share,
     read_conversations,
+    read_rows,
     trained_tokens,
 )
 
@@ -48,12 +55,61 @@ def test_trimming_drops_whole_trailing_exchanges_first(tokenizer):
     assert tokenizer.decode(example.input_ids) == chat.render(TURNS[:2])
 
 
-def test_trimming_cuts_a_long_answer_and_still_ends_on_a_trained_eot(tokenizer):
+def test_a_cut_response_keeps_its_tokens_trained_but_gets_no_eot(tokenizer):
     long_answer = " ".join(["Tea is a drink made from leaves."] * 40)
     example = encode_example(tokenizer, ["What is tea?", long_answer], max_length=32)
-    assert len(example) == 32 and example.trimmed
-    assert example.input_ids[-1] == chat.eot_id(tokenizer) and example.labels[-1] == chat.eot_id(tokenizer)
+    assert len(example) == 32 and example.trimmed and example.cut
+    eot = chat.eot_id(tokenizer)
+    assert eot not in example.labels  # no EOT is trained at the cut: the model must not learn to stop mid-sentence
+    assert example.input_ids.count(eot) == 1  # the user turn's EOT only
+    assert example.labels[-1] == example.input_ids[-1] != eot  # the last kept word is still trained
+    full = encode_example(tokenizer, ["What is tea?", long_answer], max_length=4096)
+    assert example.input_ids == full.input_ids[:32] and example.labels == full.labels[:32]
     assert tokenizer.decode(example.input_ids).startswith("<|user|>What is tea?<|eot|><|assistant|>Tea is a drink")
+
+
+def test_overlong_drop_leaves_out_an_example_whose_response_would_be_cut(tokenizer):
+    long_answer = " ".join(["Tea is a drink made from leaves."] * 40)
+    assert encode_example(tokenizer, ["What is tea?", long_answer], max_length=32, overlong="drop") is None
+    # losing whole trailing exchanges is no cut: every kept response still ends on its own EOT
+    first_exchange = len(chat.encode(tokenizer, TURNS[:2])[0])
+    kept = encode_example(tokenizer, TURNS, max_length=first_exchange + 3, overlong="drop")
+    assert kept.trimmed and not kept.cut and kept.labels[-1] == chat.eot_id(tokenizer)
+
+
+def test_the_dataset_report_counts_trimmed_cut_and_dropped_examples_per_source(tokenizer):
+    long_answer = " ".join(["Tea is a drink made from leaves."] * 40)
+    rows = [
+        Conversation(["What is tea?", long_answer], "wikihow"),
+        Conversation(["What is tea?", long_answer], "wikihow"),
+        Conversation(TURNS, "dialogue"),  # trimmed to its first exchange: not cut
+        Conversation(TURNS[:2], "stackexchange"),
+    ]
+    first_exchange = len(chat.encode(tokenizer, TURNS[:2])[0])
+    cut = encode_dataset(tokenizer, rows, max_length=max(32, first_exchange + 3)).report()
+    assert cut["examples_by_source"] == {"dialogue": 1, "stackexchange": 1, "wikihow": 2}
+    assert (cut["trimmed"], cut["trimmed_by_source"]) == (3, {"dialogue": 1, "wikihow": 2})
+    assert (cut["cut"], cut["cut_by_source"]) == (2, {"wikihow": 2})
+    assert (cut["dropped"], cut["dropped_by_source"]) == (0, {})
+    dropped = encode_dataset(tokenizer, rows, max_length=max(32, first_exchange + 3), overlong="drop").report()
+    assert dropped["examples_by_source"] == {"dialogue": 1, "stackexchange": 1}
+    assert (dropped["dropped"], dropped["dropped_by_source"]) == (2, {"wikihow": 2})
+    assert dropped["cut"] == 0
+
+
+def test_the_source_token_share_is_each_sources_share_of_trained_tokens(tokenizer):
+    rows = [Conversation(TURNS[:2], "a"), Conversation(TURNS[:2], "a"), Conversation(TURNS, "b")]
+    dataset = encode_dataset(tokenizer, rows, max_length=2048)
+    a, b = (trained_tokens([e for e in dataset.examples if e.source == s]) for s in "ab")
+    share = dataset.report()["source_token_share"]
+    assert share == pytest.approx({"a": a / (a + b), "b": b / (a + b)}, abs=1e-6)
+
+
+def test_rows_without_a_source_are_counted_as_unknown(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps({"conversations": ["Hi", "Hello"], "source": "handwritten"}) + "\n" + json.dumps({"conversations": ["Hi", "Hello"]}) + "\n")
+    assert [row.source for row in read_rows(path)] == ["handwritten", "unknown"]
+    assert read_conversations(path) == [["Hi", "Hello"], ["Hi", "Hello"]]
 
 
 def test_trimming_a_huge_prompt_keeps_its_start_and_room_for_the_answer(tokenizer):
@@ -77,23 +133,66 @@ def test_collate_pads_on_the_right_and_ignores_the_padding(tokenizer):
     assert trained_tokens([short, long]) == int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
 
 
-def test_length_grouping_cuts_padding_and_keeps_every_example_once():
-    lengths = [(i * 7919) % 1500 + 20 for i in range(1000)]  # spread like LIMA's 20..2,048-token examples
-    grouped = epoch_batches(lengths, batch_size=32, seed=1, epoch=1)
-    plain = epoch_batches(lengths, batch_size=32, seed=1, epoch=1, group_by_length=False)
-    assert sorted(i for batch in grouped for i in batch) == list(range(1000))
-    assert [len(batch) for batch in grouped].count(32) == 31
-    assert padding_share(lengths, grouped, micro_batch_size=4) < 0.10
-    assert padding_share(lengths, plain, micro_batch_size=4) > 0.25
+def test_every_step_is_a_random_sample_so_each_source_keeps_its_share():
+    # LIMA-like: wikiHow's answers are 3x longer than the others'; sorting examples into steps by
+    # length would give its long examples steps of their own, weighed like any other step.
+    rng = random.Random(0)
+    sources = ["wikihow"] * 200 + ["stackexchange"] * 400 + ["handwritten"] * 200
+    lengths = [rng.randint(1200, 2048) if s == "wikihow" else rng.randint(100, 700) for s in sources]
+    token_share = {s: sum(n for n, t in zip(lengths, sources) if t == s) / sum(lengths) for s in set(sources)}
+    gradient_share = Counter()
+    for epoch in range(1, 6):
+        steps = epoch_batches(len(lengths), batch_size=32, seed=1, epoch=epoch)
+        assert sorted(i for step in steps for i in step) == list(range(len(lengths)))  # every example once
+        for step in steps:  # each step's loss is its tokens' mean: a token weighs 1 / (its step's tokens)
+            total = sum(lengths[i] for i in step)
+            for i in step:
+                gradient_share[sources[i]] += lengths[i] / total / len(steps) / 5
+    assert gradient_share["wikihow"] == pytest.approx(token_share["wikihow"], abs=0.03)
+    assert gradient_share["handwritten"] == pytest.approx(token_share["handwritten"], abs=0.03)
 
 
-def test_batches_depend_on_seed_and_epoch_only():
-    lengths = list(range(10, 210))
-    assert epoch_batches(lengths, 8, seed=3, epoch=2) == epoch_batches(lengths, 8, seed=3, epoch=2)
-    assert epoch_batches(lengths, 8, seed=3, epoch=2) != epoch_batches(lengths, 8, seed=3, epoch=3)
-    firsts = {tuple(epoch_batches(lengths, 8, seed=3, epoch=e)[0]) for e in range(1, 6)}
-    assert len(firsts) == 5
-    assert statistics.mean(len(b) for b in epoch_batches(lengths, 8, seed=3, epoch=1)) == 8
+def test_steps_depend_on_seed_and_epoch_only_and_change_every_epoch():
+    assert epoch_batches(200, 8, seed=3, epoch=2) == epoch_batches(200, 8, seed=3, epoch=2)
+    assert epoch_batches(200, 8, seed=3, epoch=2) != epoch_batches(200, 8, seed=3, epoch=3)
+    assert epoch_batches(200, 8, seed=3, epoch=2) != epoch_batches(200, 8, seed=4, epoch=2)
+    # even a set smaller than LIMA's (below 512 examples) gets new steps every epoch
+    assert len({tuple(map(frozenset, epoch_batches(40, 8, seed=3, epoch=e))) for e in range(1, 6)}) == 5
+    assert [len(step) for step in epoch_batches(20, 8, seed=3, epoch=1)] == [8, 8, 4]
+
+
+def test_length_grouping_only_reorders_a_step_into_micro_batches_and_cuts_padding():
+    rng = random.Random(2)
+    lengths = [rng.randint(20, 2048) for _ in range(1000)]
+    steps = epoch_batches(len(lengths), 64, seed=1, epoch=1)
+    grouped = [micro_batches(step, 8, lengths) for step in steps]
+    plain = [micro_batches(step, 8) for step in steps]
+    for step, micro in zip(steps, grouped):
+        assert sorted(i for m in micro for i in m) == sorted(step)  # the same examples in the step
+        assert [lengths[m[0]] for m in micro] == sorted((lengths[m[0]] for m in micro), reverse=True)
+    grouped_share = padding_share(lengths, [m for micro in grouped for m in micro])
+    plain_share = padding_share(lengths, [m for micro in plain for m in micro])
+    assert grouped_share < 0.15 < 0.3 < plain_share
+
+
+def test_packing_fills_passes_up_to_the_token_budget_without_padding():
+    rng = random.Random(3)
+    lengths = [rng.randint(20, 2048) for _ in range(64)]
+    passes = packed_micro_batches(list(range(64)), lengths, token_budget=8 * 2048)
+    assert sorted(i for p in passes for i in p) == list(range(64))
+    assert all(sum(lengths[i] for i in p) <= 8 * 2048 for p in passes)
+    assert len(passes) == -(-sum(lengths) // (8 * 2048))  # as few passes as the tokens need here
+    assert padding_share(lengths, passes, packed=True) == 0.0
+
+
+def test_a_packed_row_restarts_positions_per_example_and_trains_the_same_tokens(tokenizer):
+    examples = [encode_example(tokenizer, TURNS, 2048), encode_example(tokenizer, TURNS[:2], 2048)]
+    packed = collate_packed(examples)
+    n = [len(e) for e in examples]
+    assert packed["input_ids"].shape == (1, sum(n)) and "attention_mask" not in packed
+    assert packed["position_ids"][0].tolist() == list(range(n[0])) + list(range(n[1]))
+    assert packed["input_ids"][0].tolist() == examples[0].input_ids + examples[1].input_ids
+    assert int((packed["labels"][:, 1:] != IGNORE_INDEX).sum()) == trained_tokens(examples)
 
 
 def test_reading_bad_data_names_the_file_and_line(tmp_path):

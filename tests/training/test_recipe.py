@@ -55,3 +55,26 @@ def test_show_recipe_prints_the_defaults_as_json(capsys):
     shown = json.loads(capsys.readouterr().out)
     assert shown == Recipe().to_dict()
     assert shown["epochs"] == 15 and shown["batch_size"] == "auto"
+
+
+def test_the_new_knobs_default_to_what_keeps_limas_maths():
+    recipe = Recipe()
+    assert recipe.overlong == "cut" and recipe.packing == "auto" and recipe.compile is False
+    assert recipe.save_every_steps == 0 and recipe.lora_learning_rate == 2e-4
+
+
+def test_text_values_are_checked_against_their_choices():
+    assert from_overrides({"overlong": "drop"}).overlong == "drop"
+    with pytest.raises(RecipeError, match="'overlong': expected one of cut, drop, got 'trim'"):
+        from_overrides({"overlong": "trim"})
+    assert from_overrides({"gradient_checkpointing": "selective"}).gradient_checkpointing == "selective"
+    assert from_overrides({"packing": "true"}).packing is True
+    with pytest.raises(RecipeError, match="'save_every_steps' must be >= 0"):
+        from_overrides({"save_every_steps": -1})
+
+
+def test_packing_auto_is_on_only_on_a_gpu_with_varlen_attention():
+    assert resolve(Recipe(), 1000, on_gpu=True, varlen_attention=True).packing is True
+    assert resolve(Recipe(), 1000, on_gpu=True, varlen_attention=False).packing is False
+    assert resolve(Recipe(), 1000, on_gpu=False).packing is False
+    assert resolve(from_overrides({"packing": True}), 1000, on_gpu=False).packing is True

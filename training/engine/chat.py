@@ -18,21 +18,37 @@ USER = "<|user|>"
 ASSISTANT = "<|assistant|>"
 PAD = "<|pad|>"
 SPECIAL_TOKENS = [PAD, USER, ASSISTANT, EOT]
-# The same format for tools that call tokenizer.apply_chat_template (text only: encode() is the
-# source of truth for ids, including a BOS the tokenizer may add).
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}" + USER + "{% elif message['role'] == 'assistant' %}" + ASSISTANT + ""
-    "{% else %}{{ raise_exception('the LIMA chat format has only user and assistant turns') }}{% endif %}"
-    "{{ message['content'] }}" + EOT + "{% endfor %}"
-    "{% if add_generation_prompt %}" + ASSISTANT + "{% endif %}"
-)
+
+
+def chat_template(bos: str = "") -> str:
+    """The same format for tools that call tokenizer.apply_chat_template (vLLM, TRL, lm-eval).
+
+    `bos` is the text of the ids the tokenizer puts before any text (a LLaMA "<s>" or
+    "<|begin_of_text|>"): chat templates are tokenised without special tokens, so the template itself
+    must write it, or a checkpoint would be prompted without the BOS it was trained with.
+    """
+    return (
+        bos + "{% for message in messages %}"
+        "{% if message['role'] == 'user' %}" + USER + "{% elif message['role'] == 'assistant' %}" + ASSISTANT + ""
+        "{% else %}{{ raise_exception('the LIMA chat format has only user and assistant turns') }}{% endif %}"
+        "{{ message['content'] }}" + EOT + "{% endfor %}"
+        "{% if add_generation_prompt %}" + ASSISTANT + "{% endif %}"
+    )
+
+
+CHAT_TEMPLATE = chat_template()  # for tokenizers that add no BOS (the tiny model's)
 
 
 def add_chat_tokens(tokenizer, model=None) -> None:
-    """Add any missing special tokens (each stays ONE id), set the pad token and chat template, resize the model's embeddings."""
+    """Add any missing special tokens (each stays ONE id), set the pad token and chat template, resize the model's embeddings.
+
+    New rows of the embeddings (and of the output layer when it is not tied to them) start where they
+    can learn fast: EOT's at the base model's own end-of-turn / EOS row, which already means "stop",
+    the others at the mean row (transformers' default would draw them at random around the mean).
+    """
     present = set(tokenizer.get_vocab())
     missing = [token for token in SPECIAL_TOKENS if token not in present]
+    base_eos = _base_eos_id(tokenizer, model)
     if missing:
         # Keep the tokenizer's own extra special tokens: the default call replaces the list.
         params = inspect.signature(tokenizer.add_special_tokens).parameters
@@ -40,14 +56,17 @@ def add_chat_tokens(tokenizer, model=None) -> None:
         tokenizer.add_special_tokens({"additional_special_tokens": missing}, **keep)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = PAD
-    tokenizer.chat_template = CHAT_TEMPLATE  # replaces the base model's own (e.g. ChatML) template
+    # Replaces the base model's own (e.g. ChatML) template.
+    tokenizer.chat_template = chat_template(tokenizer.decode(_prefix_ids(tokenizer)))
     for token in SPECIAL_TOKENS:
         ids = tokenizer(token, add_special_tokens=False)["input_ids"]
         if len(ids) != 1:
             raise ValueError(f"chat token {token!r} encodes to {len(ids)} ids, expected one")
     if model is not None:
-        if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
-            model.resize_token_embeddings(len(tokenizer))
+        old_rows = model.get_input_embeddings().weight.shape[0]
+        if old_rows < len(tokenizer):
+            model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+            _init_new_rows(model, [tokenizer.convert_tokens_to_ids(t) for t in missing], old_rows, tokenizer.convert_tokens_to_ids(EOT), base_eos)
         model.config.pad_token_id = tokenizer.pad_token_id
         generation_config = getattr(model, "generation_config", None)
         if generation_config is not None:
@@ -56,6 +75,30 @@ def add_chat_tokens(tokenizer, model=None) -> None:
             eos = [] if eos is None else list(eos) if isinstance(eos, (list, tuple)) else [eos]
             generation_config.eos_token_id = [eot_id(tokenizer)] + [i for i in eos if i != eot_id(tokenizer)]
             generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def _base_eos_id(tokenizer, model) -> int | None:
+    """The base model's own end token (its end-of-turn in an instruct model, e.g. <|im_end|>), if it has one."""
+    if EOT in tokenizer.get_vocab():
+        return None  # EOT is not new: nothing to initialise
+    if tokenizer.eos_token_id is not None:
+        return tokenizer.eos_token_id
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    return (eos[0] if eos else None) if isinstance(eos, (list, tuple)) else eos
+
+
+def _init_new_rows(model, new_ids: list[int], old_rows: int, eot: int, base_eos: int | None) -> None:
+    import torch  # not at the top: the web app imports this module and must start without torch
+
+    matrices = [model.get_input_embeddings().weight]
+    output = model.get_output_embeddings()
+    if output is not None and output.weight is not matrices[0]:  # untied: the output row must start well too
+        matrices.append(output.weight)
+    with torch.no_grad():
+        for weight in matrices:
+            mean = weight[:old_rows].mean(dim=0)
+            for token_id in new_ids:
+                weight[token_id] = weight[base_eos] if token_id == eot and base_eos is not None and base_eos < old_rows else mean
 
 
 def eot_id(tokenizer) -> int:

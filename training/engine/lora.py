@@ -1,27 +1,42 @@
-"""The LoRA option (peft): low-rank adapters on every linear layer, plus the chat tokens' embeddings.
+"""The LoRA option (peft): low-rank adapters on every linear layer, plus the chat tokens' rows.
 
 The chat tokens may be new to a pretrained model, and LoRA freezes the embeddings, so their rows
-are trained too (peft's trainable_token_indices); otherwise the model could never learn EOT.
+are trained too (peft's trainable_token_indices): the input embedding's and, when the output layer
+is not tied to it, the output layer's, whose EOT row is what makes "stop" likely. Without them the
+model could never learn EOT. The rows start at the base model's own end-of-turn / EOS row (chat.py)
+and LoRA has its own learning rate (recipe.lora_learning_rate), so they move far enough in a run.
 Checkpoints store merged weights, so they load with from_pretrained like any model.
 """
 
 import re
+import warnings
 
 import torch
+
+
+def _name_of(model, module) -> str:
+    return next(name for name, candidate in model.named_modules() if candidate is module).rsplit(".", 1)[-1]
 
 
 def apply_lora(model, r: int, alpha: int, dropout: float, token_ids: list[int]):
     from peft import LoraConfig, get_peft_model
 
+    token_ids = sorted(set(token_ids))
+    embeddings, output = model.get_input_embeddings(), model.get_output_embeddings()
+    rows = {_name_of(model, embeddings): token_ids}
+    if output is not None and output.weight is not embeddings.weight:  # untied: a tied one follows the input rows
+        rows[_name_of(model, output)] = token_ids
     config = LoraConfig(
         r=r,
         lora_alpha=alpha,
         lora_dropout=dropout,
-        target_modules="all-linear",
-        trainable_token_indices={"embed_tokens": sorted(set(token_ids))},
+        target_modules="all-linear",  # peft leaves the output layer out of "all-linear"
+        trainable_token_indices=rows,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft reads transformers' deprecated is_gradient_checkpointing
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, config)
 
 
 _WRAPPER_PARTS = re.compile(r"\.token_adapter\.base_layer|\.base_layer")

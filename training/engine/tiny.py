@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from training.engine.chat import CHAT_TEMPLATE, EOT, PAD, SPECIAL_TOKENS
+from training.engine.chat import EOT, PAD, SPECIAL_TOKENS, chat_template
 
 DEFAULT_SIZES = {
     "vocab_size": 512,
@@ -25,10 +25,15 @@ DEFAULT_SIZES = {
 }
 
 
-def build_tiny_model(out_dir, corpus_texts, seed: int = 0, **sizes) -> Path:
-    """Train a tokenizer on corpus_texts, initialise a LLaMA from a config of `sizes`, save both to out_dir."""
+def build_tiny_model(out_dir, corpus_texts, seed: int = 0, chat_tokens: bool = True, bos: bool = False, tied: bool = True, **sizes) -> Path:
+    """Train a tokenizer on corpus_texts, initialise a LLaMA from a config of `sizes`, save both to out_dir.
+
+    chat_tokens=False gives a tokenizer like a pretrained model's, with only its own "<s>" / "</s>"
+    (the engine adds the chat tokens); bos=True makes it put "<s>" before every text, as LLaMA's do;
+    tied=False gives the model an output layer of its own (not tied to the input embeddings).
+    """
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     unknown = set(sizes) - set(DEFAULT_SIZES)
@@ -39,24 +44,29 @@ def build_tiny_model(out_dir, corpus_texts, seed: int = 0, **sizes) -> Path:
     if not texts:
         raise ValueError("the tiny model's corpus is empty")
 
+    specials = SPECIAL_TOKENS if chat_tokens else []
+    specials = (["<s>"] if bos or not chat_tokens else []) + specials + ([] if chat_tokens else ["</s>"])
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=sizes["vocab_size"],
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte encodable, never an unknown
         show_progress=False,
     )
     bpe.train_from_iterator(texts, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        pad_token=PAD,
-        eos_token=EOT,
-        additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (PAD, EOT)],
-        model_max_length=sizes["max_position_embeddings"],
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    if bos:
+        bpe.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bpe.token_to_id("<s>"))])
+    if chat_tokens:
+        names = {"pad_token": PAD, "eos_token": EOT, "additional_special_tokens": [t for t in SPECIAL_TOKENS if t not in (PAD, EOT)]}
+    else:
+        names = {"eos_token": "</s>"}
+    if bos:
+        names["bos_token"] = "<s>"
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, model_max_length=sizes["max_position_embeddings"], **names)
+    if chat_tokens:
+        tokenizer.chat_template = chat_template("<s>" if bos else "")
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),  # the trained vocabulary may be smaller than asked for
@@ -68,8 +78,8 @@ def build_tiny_model(out_dir, corpus_texts, seed: int = 0, **sizes) -> Path:
         max_position_embeddings=sizes["max_position_embeddings"],
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        tie_word_embeddings=tied,
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
