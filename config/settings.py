@@ -198,6 +198,11 @@ TRAINING_LOG_TAIL_LINES = env_int("TRAINING_LOG_TAIL_LINES", 60)
 # --- Playground: checkpoints each web process keeps loaded.
 PLAYGROUND_MODELS = env_int("PLAYGROUND_MODELS", 2)
 
+# --- `make run`: the address its web server listens on (read by scripts/run.py, which Django does not run),
+# and the demo users' password for `bootstrap --demo` (random when unset).
+RUN_ADDR = env_str("RUN_ADDR", "127.0.0.1:8000")
+DEMO_PASSWORD = env_str("DEMO_PASSWORD")
+
 # --- Review claims: how long an annotator holds an item before another may take it.
 REVIEW_CLAIM_SECONDS = env_int("REVIEW_CLAIM_SECONDS", 15 * 60)
 

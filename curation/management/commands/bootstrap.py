@@ -1,6 +1,6 @@
-import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         for username, role in DEMO_USERS:
             user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
             # A fresh password each run unless DEMO_PASSWORD fixes one: a demo login is never a known secret.
-            password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(9)
+            password = settings.DEMO_PASSWORD or secrets.token_urlsafe(9)
             user.set_password(password)
             user.is_staff = role == ADMIN
             user.save()
