@@ -2,7 +2,6 @@
 safe rendering."""
 import json
 import re
-from pathlib import Path
 
 import lxml.html
 import pytest
@@ -11,8 +10,9 @@ from core.markdown import render_markdown
 from curation.sources.cleaning import clean_markdown, html_to_markdown, prose_text
 from curation.sources.filters import first_person_words, reference_phrases
 from curation.workspace.lint import style_warnings
+from tests.samples import SHARED_DATA
 
-LIMA_TRAIN = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "lima" / "train_1k_fastchat.json"
+LIMA_TRAIN = SHARED_DATA / "lima" / "train_1k_fastchat.json"
 
 
 # --- HTML -> Markdown ---------------------------------------------------------------------------

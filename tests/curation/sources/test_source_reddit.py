@@ -12,11 +12,12 @@ import zstandard
 
 from curation.sources.records import SourceFormatError
 from curation.sources.reddit import iter_records
+from tests.samples import SHARED_DATA
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "reddit"
 RS = FIXTURES / "RS_sample.ndjson"
 RC = FIXTURES / "RC_sample.ndjson"
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "reddit_pushshift"
+DATA = SHARED_DATA / "reddit_pushshift"
 ASKWOMEN_ZST = DATA / "filtered_AskWomen_subset" / "RS_2019-10.zst"
 ASKWOMEN_FIRST_500 = DATA / "filtered_AskWomen_subset" / "RS_2019-10.first500.decompressed.ndjson"
 COMMENTS_ZST = DATA / "RC_2005-12.zst"

@@ -18,10 +18,11 @@ from curation.sources.stackexchange import (
     parse_tags,
     site_from_name,
 )
+from tests.samples import SHARED_DATA
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "stackexchange"
 COOKING = FIXTURES / "cooking.stackexchange.com"
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "stackexchange"
+SHARED = SHARED_DATA / "stackexchange"
 REAL_SAMPLES = ("coffee_2015", "conlang_meta_2020", "french_meta_2021")
 
 
