@@ -44,7 +44,7 @@ class MarkdownPolicy:
     urls: bool = False  # bare URLs stay (NI tasks can be about URLs); images and links never do
     link_orphans: bool = False  # sentences that only pointed at a removed link stay
     edit_notes: bool = True  # Reddit's trailing "Edit: thanks for the gold!" paragraphs stay
-    markdown: bool = True  # False: plain text, only line endings, trailing spaces and blank lines tidied
+    markdown: bool = True  # False: plain text, left as written (line endings normalised)
 
 
 # LIMA.md (Stack Exchange): "Strip links, images and other HTML; keep only code blocks and lists."
@@ -55,8 +55,8 @@ WIKIHOW = MarkdownPolicy("wikihow", headings=True)
 # r/WritingPrompts responses are stories: italics carry voice and thoughts (LIMA's stories keep them);
 # headings, quotes (often the prompt quoted back) and edit notes are not the story.
 REDDIT = MarkdownPolicy("reddit", emphasis=True, edit_notes=False)
-# Super-NaturalInstructions texts are plain text, where * _ # | > are literal: nothing but whitespace is
-# touched, URLs included (some tasks are about them).
+# Super-NaturalInstructions texts are plain text, where * _ # | > and even spaces are literal (some
+# tasks are about URLs, spacing or punctuation): they stay as written, but for their line endings.
 NATURAL_INSTRUCTIONS = MarkdownPolicy(
     "natural_instructions", headings=True, emphasis=True, quotes=True, tables=True, rules=True, urls=True,
     link_orphans=True, markdown=False,
@@ -387,8 +387,7 @@ def clean_markdown(text: str, policy: MarkdownPolicy | str = "stackexchange") ->
     policy = policy_named(policy)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not policy.markdown:
-        text = _TRAILING_SPACES.sub("", text + "\n")
-        return _BLANK_LINES.sub("\n\n", text).strip("\n").rstrip()
+        return text.strip("\n")  # plain text, as written
     if not _cleanable(text, policy):  # nothing to remove anywhere: no need to find the code
         return text.strip("\n").rstrip()
     if "&nbsp;" in text or "&#x200" in text or "\u200b" in text:

@@ -2,7 +2,6 @@
 on the benchmark's synthetic dump."""
 import collections
 import importlib.util
-import inspect
 import shutil
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from lxml import etree
 from curation.sources.filters import MAX_ANSWER_CHARS, MIN_ANSWER_CHARS, first_person_words, reference_phrases
 from curation.sources.records import SourceFormatError, warnings_of
 from curation.sources.stackexchange import (
-    RULES,
     find_posts_sources,
     iter_records,
     licence_for,
@@ -530,16 +528,3 @@ def test_meta_and_niche_sites_are_left_out_unless_asked_for():
     assert again["physics.meta.stackexchange.com"] is None and again["codegolf.stackexchange.com"] is None
     assert {r.domain: r.reject_reason for r in iter_records(RULES_FIXTURES, excluded_sites="french")}[
         "french.stackexchange.com"] == "niche_site"
-
-
-def test_every_reason_of_the_parser_is_a_rule_and_every_option_of_a_rule_exists():
-    parameters = inspect.signature(iter_records).parameters
-
-    for rule in RULES:
-        if rule.option is not None:
-            assert parameters[rule.option].kind == inspect.Parameter.KEYWORD_ONLY
-            default = parameters[rule.option].default
-            assert rule.loosen(default if default is not None else []) != default
-    reasons = {r.reject_reason for r in iter_records(RULES_FIXTURES, min_chars=100)} | {
-        r.reject_reason for r in iter_records(FIXTURES / "cooking.stackexchange.com")}
-    assert all(any(rule.matches(reason) for rule in RULES) for reason in reasons - {None})
