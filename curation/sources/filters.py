@@ -47,12 +47,15 @@ def _rule_prose(markdown: str) -> str:
     return prose
 
 
+_EMPHASIS_MARKS = re.compile(r"\*\*|__|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
+
+
 def _sentence_at(prose: str, start: int, end: int) -> str:
     """The sentence around prose[start:end], for a person to see why the rule fired."""
     left = max(prose.rfind(mark, 0, start) for mark in (". ", "! ", "? ", "\n"))
     right = [i for i in (prose.find(mark, end) for mark in (". ", "! ", "? ", "\n")) if i >= 0]
     sentence = prose[left + 1 : (min(right) + 1) if right else len(prose)]
-    sentence = " ".join(sentence.replace(_MATHS_MARK, "…").split())
+    sentence = " ".join(_EMPHASIS_MARKS.sub("", sentence.replace(_MATHS_MARK, "…")).split())
     return sentence if len(sentence) <= 240 else sentence[:237] + "…"
 
 
