@@ -164,6 +164,13 @@ def html_to_markdown(html: str, policy: MarkdownPolicy | str = "stackexchange") 
     The input is HTML as the XML parser returns it (still holding ``&quot;``, ``&amp;``,
     ``&lt;`` ...); the HTML parser decodes those entities exactly once, so code comes out as the
     author wrote it. ``<pre class="lang-py">`` becomes a fence with that language."""
+    return clean_markdown(converted_markdown(html), policy)
+
+
+def converted_markdown(html: str) -> str:
+    """The HTML converted to Markdown, before any clean-up: links, quotes and emphasis are all still
+    there (what the first-person and reference rules read), superscripts and subscripts already
+    written out, and images marked where they were."""
     if not html or not html.strip():
         return ""
     if "<su" in html or "<SU" in html:
@@ -172,7 +179,7 @@ def html_to_markdown(html: str, policy: MarkdownPolicy | str = "stackexchange") 
         # The converter drops images without a trace; a mark shows where one was, so that the
         # sentence that only pointed at it ("Here is a diagram:") can go too.
         html = _IMG_TAG.sub(_HOLE, html)
-    return clean_markdown(_convert(html), policy)
+    return _convert(html)
 
 
 # --- Finding code -----------------------------------------------------------------------------
@@ -354,6 +361,7 @@ _EMPTY_BRACKETS = re.compile(
     r"[ \t]*[(\[](?<![\w)\]].)(?:(?<=\()(?:see|at|here|source|voir|ici)?:?\s*\)|(?<=\[)\s*\])", re.I
 )
 _TRAILING_SPACES = re.compile(r"[ \t]+(?=\n)")
+_QUOTE_START = re.compile(r"^ {0,3}>", re.M)
 _BLANK_PARAGRAPH = re.compile(r"^(?:[ \t]|&nbsp;|&#x200[Bb];|\u200b)+$", re.M)
 _BLANK_LINES = re.compile(r"\n{3,}")
 _TOKEN = re.compile("[\ue000\ue002](\\d+)[\ue001\ue003]")
@@ -393,15 +401,16 @@ def clean_markdown(text: str, policy: MarkdownPolicy | str = "stackexchange") ->
     if "&nbsp;" in text or "&#x200" in text or "\u200b" in text:
         # Paragraphs of nothing but a (zero-width) space, as Reddit's editor writes them.
         text = _BLANK_PARAGRAPH.sub("", text)
-    if not policy.quotes and ">" in text:
+    if not policy.quotes and ">" in text and _QUOTE_START.search(text):
         text = _unquote(text)
     masked, kept = _mask(text)
-    lines = masked.split("\n")
     if (
         "](" in masked or "][" in masked or "]:" in masked or "<" in masked or _HOLE in masked
         or (not policy.urls and ("://" in masked or "www." in masked or "WWW." in masked))
     ):
-        lines = _remove_links(lines, policy)
+        lines = _remove_links(masked, policy)
+    else:
+        lines = masked.split("\n")
     if (not policy.headings or not policy.rules) and _BLOCK_MARKUP.search(masked):
         lines = _flatten_headings_and_rules(lines, policy)
     if not policy.tables and any("|" in line for line in lines):
@@ -597,18 +606,17 @@ def _label_kind(line: str) -> str | None:
     stripped = line.strip()
     if not stripped or _is_block_token(stripped):
         return None
-    words = len(_WORDS.findall(stripped))
-    if words == 0 or words > 10:
-        return None
     if stripped.startswith("#"):
-        return "title"
-    if stripped.endswith(":") or stripped.endswith((":**", ":*", ":__")):
-        return "colon"
-    if (stripped.startswith(("**", "__")) and stripped.rstrip(".").endswith(("**", "__"))) or (
+        kind = "title"
+    elif stripped.endswith((":", ":**", ":*", ":__")):
+        kind = "colon"
+    elif (stripped.startswith(("**", "__")) and stripped.rstrip(".").endswith(("**", "__"))) or (
         stripped.startswith("*") and stripped.endswith("*") and not stripped.startswith("* ")
     ):
-        return "title"
-    return None
+        kind = "title"
+    else:
+        return None
+    return kind if 0 < len(_WORDS.findall(stripped)) <= 10 else None
 
 
 def _drop_empty_labels(out: list[str | None], dropped: set[int]) -> None:
@@ -641,23 +649,26 @@ def _drop_empty_labels(out: list[str | None], dropped: set[int]) -> None:
             dropped.add(index)
 
 
-def _remove_links(lines: list[str], policy: MarkdownPolicy) -> list[str]:
-    out: list[str | None] = []
+_DROPPED_LINE = "\ue013"
+
+
+def _remove_links(text: str, policy: MarkdownPolicy) -> list[str]:
+    """The lines of ``text`` with links, images and URLs replaced by their marks, and the sentences and
+    labels that only pointed at them dropped. (Links never span lines: the substitutions run on the
+    whole text at once, the sentences are looked at only on the lines that hold a mark.)"""
+    if "]:" in text:
+        text = _MD_REF_DEF.sub(_DROPPED_LINE, text)
+    text = _replace_links(text, policy)
+    out: list[str | None] = text.split("\n")
     dropped: set[int] = set()
-    for line in lines:
-        if _is_block_token(line):
-            out.append(line)
-            continue
-        if "]:" in line and _MD_REF_DEF.fullmatch(line):
-            dropped.add(len(out))
-            out.append(None)
-            continue
-        cleaned = _replace_links(line, policy)
-        if not policy.link_orphans and (_HOLE in cleaned or _LINK_OPEN in cleaned):
-            cleaned = _drop_pointing_sentences(cleaned)
-            if cleaned is None:
-                dropped.add(len(out))
-        out.append(cleaned)
+    for index, line in enumerate(out):
+        if line == _DROPPED_LINE:
+            out[index] = None
+            dropped.add(index)
+        elif not policy.link_orphans and (_HOLE in line or _LINK_OPEN in line) and not _is_block_token(line):
+            out[index] = _drop_pointing_sentences(line)
+            if out[index] is None:
+                dropped.add(index)
     if dropped:
         _drop_empty_labels(out, dropped)
     return [line for line in out if line is not None]

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from curation.sources.cleaning import _segments, is_maths, prose_text
-from curation.sources.language import MIN_HITS, detect_language, language_scores
+from curation.sources.cleaning import MD_IMAGE, MD_LINK, URL, _segments, is_maths, prose_text
+from curation.sources.language import MIN_HITS, language_of, language_scores
 
 # --- The prose the rules read ----------------------------------------------------------------------
 
@@ -44,6 +44,11 @@ def _rule_prose(markdown: str) -> str:
     )
     if ">" in prose:
         prose = _QUOTE_LINE.sub(lambda m: " " * len(m.group(0)), prose)
+    if "](" in prose or "://" in prose or "www." in prose:
+        # Read before the clean-up, a text still holds its links: their text is prose, their URL not.
+        prose = MD_IMAGE.sub(" ", prose)
+        prose = MD_LINK.sub(lambda m: m.group(1), prose)
+        prose = URL.sub(" ", prose)
     return prose
 
 
@@ -167,9 +172,8 @@ def rule_languages(markdown: str) -> tuple[str, tuple[str, ...]]:
     """(language detected, lists the rules use): the lists of every language with a list that holds a
     third of the text's function words or more (a bilingual meta post is read with both); a text in
     a language without a list is read with the English one."""
-    prose = prose_text(markdown)
-    language = detect_language(prose)
-    scores = language_scores(prose)
+    scores = language_scores(prose_text(markdown))
+    language = language_of(scores)
     top = max(scores.values(), default=0)
     lists = tuple(code for code in LISTS if top and scores[code] >= max(MIN_HITS, top / 3))
     if language in LISTS and language not in lists:
@@ -337,19 +341,22 @@ _QUESTION_START = re.compile(
 )
 
 
-def title_not_self_contained(title: str, body_markdown: str = "") -> dict | None:
+def title_not_self_contained(title: str, body_markdown: str | Callable[[], str] = "") -> dict | None:
     """Why a question's title cannot stand alone as a prompt, or None when it can:
     ``{"reason": "refers_to_the_body", "found": "the code below"}`` (it points into the body) or
     ``{"reason": "question_in_body"}`` (it asks nothing, and the body does: "Difference between
-    espresso and ristretto" over "What is the difference?")."""
+    espresso and ristretto" over "What is the difference?"). ``body_markdown`` may be a function
+    giving it: the body is then made only when the title asks nothing."""
     title = " ".join(title.split())
     if not title:
         return None
     pointer = _POINTS_INTO_BODY.search(title)
     if pointer:
         return {"reason": "refers_to_the_body", "found": pointer.group(0)}
-    asks = "?" in title or _QUESTION_START.match(title) is not None
-    if not asks and "?" in prose_text(body_markdown):
+    if "?" in title or _QUESTION_START.match(title) is not None:
+        return None
+    body = body_markdown() if callable(body_markdown) else body_markdown
+    if "?" in prose_text(body):
         return {"reason": "question_in_body"}
     return None
 

@@ -35,7 +35,8 @@ for _code, _words in STOPWORDS.items():
     for _word in _words:
         _INDEX.setdefault(_word, []).append(_code)
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+# Letters only: "l'eau", "qu'il", "d'un" count as their second word, as French elision means.
+_WORD = re.compile(r"[^\W\d_]+")
 MIN_HITS = 3  # fewer function words than this: "und" (an answer of 1,200 characters holds ~60)
 LEAD = 1.5  # the first language must have this many times the hits of the second
 
@@ -43,20 +44,22 @@ LEAD = 1.5  # the first language must have this many times the hits of the secon
 def language_scores(text: str) -> Counter:
     """How many of each language's function words the text holds."""
     scores: Counter = Counter()
-    for word in _WORD.findall(text.lower()):
-        # French elisions: "l'eau", "qu'il", "d'un" count as their second word.
-        if "'" in word or "’" in word:
-            word = re.split(r"['’]", word, maxsplit=1)[1]
+    for word, count in Counter(_WORD.findall(text.lower())).items():
         for code in _INDEX.get(word, ()):
-            scores[code] += 1
+            scores[code] += count
     return scores
 
 
-def detect_language(text: str) -> str:
-    """The language of ``text`` ("en", "fr", ...) or "und" when it cannot be told."""
-    ranked = language_scores(text).most_common(2)
+def language_of(scores: Counter) -> str:
+    """The language ``language_scores`` point to, or "und"."""
+    ranked = scores.most_common(2)
     if not ranked or ranked[0][1] < MIN_HITS:
         return "und"
     if len(ranked) > 1 and ranked[0][1] < LEAD * ranked[1][1]:
         return "und"
     return ranked[0][0]
+
+
+def detect_language(text: str) -> str:
+    """The language of ``text`` ("en", "fr", ...) or "und" when it cannot be told."""
+    return language_of(language_scores(text))

@@ -52,7 +52,7 @@ import numpy as np
 from lxml import etree
 
 from core.processes import ForkedChild
-from curation.sources.cleaning import clean_markdown, html_to_markdown, policy_named
+from curation.sources.cleaning import clean_markdown, converted_markdown, html_to_markdown, policy_named
 from curation.sources.filters import (
     MAX_ANSWER_CHARS,
     MIN_ANSWER_CHARS,
@@ -830,24 +830,28 @@ def _pair_record(question: dict, answer: dict, source: PostsSource, names, optio
     title = (question.get("Title") or "").strip()
     policy = options["policy"]
     kind = _prompt_kind(options["seed"], site, question_id, options["title_share"])
-    body = html_to_markdown(question.get("Body") or "", policy)
+    converted = []
+
+    def body() -> str:  # the question's body, converted once, and only if needed
+        if not converted:
+            converted.append(html_to_markdown(question.get("Body") or "", policy))
+        return converted[0]
+
     title_check = None
     if kind == "title" and title and options["self_contained_titles"]:
         # LIMA.md: "questions that are self-contained in the title"; one that is not is asked by its body.
         title_check = title_not_self_contained(title, body)
-        if title_check and body:
+        if title_check and body():
             kind = "body"
     prompt = title
     if kind == "body" or not title:
-        prompt, kind = body, "body"
+        prompt, kind = body(), "body"
     if not prompt:
         prompt, kind = title, "title"
-    # The rules read the answer with its quotes and emphasis: quoted words are someone else's, and
-    # "*I*" names the word; what is kept is then cleaned as the policy says.
-    answer_text = html_to_markdown(answer.get("Body") or "", options["rules_policy"])
-    rules_text = answer_text
-    if policy != options["rules_policy"] and any(mark in answer_text for mark in (">", "*", "_", "~~")):
-        answer_text = clean_markdown(answer_text, policy)
+    # The rules read the answer before its clean-up, with its quotes and emphasis: quoted words are
+    # someone else's, and "*I*" names the word. What is kept is cleaned as the policy says.
+    rules_text = converted_markdown(answer.get("Body") or "")
+    answer_text = clean_markdown(rules_text, policy)
     verdict = judge_answer(
         answer_text,
         score,
@@ -857,7 +861,8 @@ def _pair_record(question: dict, answer: dict, source: PostsSource, names, optio
         first_person=options["first_person"],
         references=options["references"],
         rules_text=rules_text,
-        topic=f"{title}\n{body}\n{question.get('Tags') or ''}",
+        # The question as written (HTML is enough to find a site's name in it).
+        topic=f"{title}\n{question.get('Body') or ''}\n{question.get('Tags') or ''}",
         site_is_topic=is_meta_site(site),
     ) if prompt else None
     reason = EMPTY_PROMPT if verdict is None else verdict.reason
@@ -1168,7 +1173,6 @@ def iter_records(
         exclude_meta_sites=exclude_meta_sites,
         excluded_sites=frozenset(niche_sites() if excluded_sites is None else excluded_sites),
         policy=policy,
-        rules_policy=replace(policy, quotes=True, emphasis=True),
         workdir=workdir,
         join_memory_mb=join_memory_mb,
     )
