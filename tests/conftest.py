@@ -10,9 +10,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from core.roles import ADMIN, ANNOTATOR, ensure_roles
+from tests.samples import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Pages of imports: /imports/ (runs with live progress, the upload form for admins) and /imports/<id>/
-(progress, counts per reason, rejected records grouped by reason, each with a rescue button)."""
+(progress, counts per reason, the rule report with a re-run per rule loosened, rejected records grouped by
+reason, each with a rescue button)."""
 import json
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from curation.imports.ingest import (
     save_upload,
     start_import,
 )
+from curation.imports.rules import CannotLoosen, rerun_loosened, rule_report, run_warnings
 from curation.models import ImportRun, RejectedRecord, Source
 
 ACTIVE = (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING)
@@ -173,7 +175,25 @@ def import_detail(request, pk):
             for row in rows
         ]
     context["can_rescue"] = request.user.has_perm("curation.add_example")
+    if not reason:
+        context.update(rules=rule_report(run), warnings=run_warnings(run),
+                       can_rerun=request.user.has_perm("curation.add_importrun"))
     return render(request, "curation/import_detail.html", context)
+
+
+@require_POST
+@requires("curation.add_importrun")
+def rerun(request, pk):
+    """The same import again, with the rule of one reason loosened (the rule report's buttons)."""
+    run = get_import_run_for_user(request, pk)
+    reason = request.POST.get("reason", "")
+    try:
+        new_run = rerun_loosened(run, reason, request.user)
+    except (CannotLoosen, ImportOptionError) as exc:
+        messages.error(request, str(exc))
+        return redirect("curation-import", pk=run.pk)
+    messages.success(request, f"Import #{new_run.pk} re-reads {run.source.name} with {reason} loosened.")
+    return redirect("curation-import", pk=new_run.pk)
 
 
 @require_GET

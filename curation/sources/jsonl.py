@@ -38,11 +38,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 from curation.sources._lines import iter_json_lines
-from curation.sources.records import SPLITS, Record, SourceFormatError
+from curation.sources.records import SPLITS, Record, Rule, SourceFormatError
 
 FORMATS = ("lima", "openai", "sharegpt", "alpaca")
 USER_ROLES = {"human", "user", "prompter"}
@@ -50,6 +51,15 @@ ASSISTANT_ROLES = {"gpt", "assistant", "chatgpt", "bard", "bing", "model", "bot"
 SYSTEM_ROLES = {"system"}
 UNSUPPORTED_ROLES = {"tool", "function", "ipython"}
 SYSTEM_PROMPT_MODES = ("metadata", "prepend", "drop")
+
+RULES = (
+    Rule("empty_conversation", "The row holds no turn."),
+    Rule("unsupported_role", "A tool or function message (OpenAI)."),
+    Rule("roles_not_alternating", "Turns do not go user, assistant, user, ..."),
+    Rule("empty_turn", "A turn is empty."),
+    Rule("ends_with_user_turn", "The conversation ends with the user's turn."),
+    Rule("duplicate_row", "The same id as an earlier row.", "skip_duplicates", lambda value: False, "repeated rows kept"),
+)
 
 _ALPACA_PREAMBLE = re.compile(
     r"^\s*Below is an instruction that describes a task(?:, paired with an input that provides "
@@ -69,14 +79,19 @@ def iter_records(
     split: str = "unassigned",
     prompt_only_split: str = "test",
     source_format: str | None = None,
+    skip_duplicates: bool = True,
+    stats: Counter | None = None,
 ) -> Iterator[Record]:
     """Yield one Record per row of a conversation file, accepted or rejected.
 
     ``source_format`` forces one of FORMATS instead of detecting it. ``split`` is given to full
     conversations, ``prompt_only_split`` to rows holding one user turn. ``seed`` is accepted for
-    a uniform interface; nothing here is random.
+    a uniform interface; nothing here is random. Conversations are taken as they are (no Markdown
+    clean-up: such files are finished datasets). ``skip_duplicates`` False keeps rows whose id was
+    seen before; ``stats`` counts the rows read.
     """
     del seed
+    stats = Counter() if stats is None else stats
     if system_prompt not in SYSTEM_PROMPT_MODES:
         raise ValueError(f"system_prompt must be one of {SYSTEM_PROMPT_MODES}")
     if source_format is not None and source_format not in FORMATS:
@@ -121,9 +136,10 @@ def iter_records(
             split=split,
             prompt_only_split=prompt_only_split,
         )
-        if record.external_id in seen and record.reject_reason is None:
+        if record.external_id in seen and record.reject_reason is None and skip_duplicates:
             record.reject_reason = "duplicate_row"
         seen.add(record.external_id)
+        stats["rows"] += 1
         yield record
 
 

@@ -25,14 +25,26 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from curation.sources.records import Record, SourceFormatError
+from curation.sources.cleaning import clean_markdown, policy_named
+from curation.sources.records import Record, Rule, SourceFormatError
 
 TASKS_URL = "https://github.com/allenai/natural-instructions/blob/master/tasks/{task}.json"
 # Words that mark a category whose answers come from a fixed label set, not generated text.
 CLASSIFICATION_MARKERS = ("classification", "detection", "verification", "entailment")
+
+RULES = (
+    Rule("not_a_generation_task", "The task's categories are all classification (LIMA used generation tasks).",
+         "generation_only", lambda value: False, "classification tasks kept"),
+    Rule("not_english", "The task's input or output language is not English.",
+         "english_only", lambda value: False, "tasks in any language kept"),
+    Rule("no_instances", "The task has no instance."),
+    Rule("empty_response", "The drawn instance has no output."),
+    Rule("empty_prompt", "The task has no definition and the instance no input."),
+)
 
 
 def iter_records(
@@ -41,8 +53,16 @@ def iter_records(
     seed: int = 0,
     generation_only: bool = True,
     english_only: bool = True,
+    markdown_policy: str = "natural_instructions",
+    stats: Counter | None = None,
 ) -> Iterator[Record]:
-    """Yield one Record per task file (``path`` is a task .json or a folder of them)."""
+    """Yield one Record per task file (``path`` is a task .json or a folder of them).
+
+    Texts are plain: the ``natural_instructions`` policy of ``cleaning.clean_markdown`` only
+    tidies line endings, trailing spaces and runs of blank lines. ``stats`` counts the tasks and
+    instances read."""
+    policy = policy_named(markdown_policy)
+    stats = Counter() if stats is None else stats
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.glob("*.json") if p.is_file())
@@ -53,7 +73,12 @@ def iter_records(
     else:
         raise SourceFormatError(path, "", "no such file or folder")
     for file in files:
-        yield _record(file, _load_task(file), seed, generation_only, english_only)
+        task = _load_task(file)
+        stats["tasks"] += 1
+        stats["instances"] += len(task["Instances"])
+        record = _record(file, task, seed, generation_only, english_only)
+        record.turns = [clean_markdown(turn, policy) for turn in record.turns]
+        yield record
 
 
 def _load_task(file: Path) -> dict:

@@ -24,19 +24,30 @@ Rules, per submission (the first that applies is the reason):
   comment_score_below_<n>                   best usable comment's score < ``min_comment_score``
 
 The prompt is the title (LIMA used titles), with leading prompt tags such as "[WP]" removed; the
-response is the comment's Markdown. Reddit escapes ``&amp; &lt; &gt;`` in titles and bodies; they
-are decoded exactly once, so "&amp;lt;" stays "&lt;" as the author typed it.
+response is the comment's Markdown, cleaned by ``curation.sources.cleaning.clean_markdown`` with the
+``reddit`` policy: links become their text, bare URLs and images go with the sentences that only
+pointed at them, italics and bold stay (stories use them), headings and quotes become paragraphs,
+trailing "Edit: thanks for the gold!" notes go. A comment that cleans to nothing is ``comment_empty``.
+Reddit escapes ``&amp; &lt; &gt;`` in titles and bodies; they are decoded exactly once, so "&amp;lt;"
+stays "&lt;" as the author typed it.
+
+A folder is read whole, sub-folders included (hidden files and folders skipped). When no line of the
+files belongs to the subreddits asked for, the import fails with ``NoRecordMatched``, naming the
+subreddits the files do hold; when some matched but not all, or only their comments did (an RC_ file
+without its RS_), a warning goes to ``stats`` (``records.warn``).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from curation.sources._lines import iter_json_lines
-from curation.sources.records import Record, SourceFormatError
+from curation.sources.cleaning import clean_markdown, policy_named
+from curation.sources.records import Record, Rule, SourceFormatError, warn
 
 DEFAULT_SUBREDDITS = ("WritingPrompts", "AskReddit")
 # r/AskReddit titles are LIMA's 70 test prompts: prompt-only, test split.
@@ -54,6 +65,30 @@ _REDDIT_ESCAPES = re.compile(r"&(amp|lt|gt);")
 _UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 _GONE_BODIES = {"[deleted]": "deleted", "[removed]": "removed"}
 _BOTS = {"automoderator"}
+_MAY_CLEAN_TO_NOTHING = re.compile(r"\]\(|://|www\.|&nbsp;|&#x200|\u200b")
+# Distinct subreddit names counted for the "no record matched" message: enough to name the commonest,
+# in memory that does not grow with a monthly dump's ~100,000 subreddits.
+_SEEN_NAMES = 1000
+
+RULES = (
+    Rule("submission_deleted", "The submission was deleted by its author (its title may remain).",
+         "skip_deleted_submissions", lambda value: False, "deleted and removed submissions kept"),
+    Rule("submission_removed", "The submission was removed by the moderators (its title may remain).",
+         "skip_deleted_submissions", lambda value: False, "deleted and removed submissions kept"),
+    Rule("empty_title", "Nothing is left of the title once its prompt tags are removed."),
+    Rule("submission_score_below_", "The submission scores below the minimum.",
+         "min_score", lambda value: max(0, int(value) // 2), "submissions scoring half as much"),
+    Rule("no_top_level_comment", "The submission has no top-level comment in the files read."),
+    Rule("comment_deleted", "Its only top-level comments were deleted."),
+    Rule("comment_removed", "Its only top-level comments were removed."),
+    Rule("comment_empty", "Its best top-level comment is empty once cleaned."),
+    Rule("comment_score_below_", "The best top-level comment scores below the minimum.",
+         "min_comment_score", lambda value: max(0, int(value) // 2), "comments scoring half as much"),
+)
+
+
+class NoRecordMatched(SourceFormatError):
+    """No line of the files belongs to the subreddits asked for: a typo, or the wrong month's file."""
 
 
 def iter_records(
@@ -63,32 +98,52 @@ def iter_records(
     prompt_only_subreddits: Iterable[str] | str = PROMPT_ONLY_SUBREDDITS,
     min_score: int = DEFAULT_MIN_SCORE,
     min_comment_score: int = DEFAULT_MIN_COMMENT_SCORE,
+    skip_deleted_submissions: bool = True,
+    markdown_policy: str = "reddit",
     seed: int = 0,
+    stats: Counter | None = None,
 ) -> Iterator[Record]:
     """Yield one Record per submission of the wanted subreddits, accepted or rejected.
 
-    ``path``: a file, a folder (every non-hidden file in it, sorted by name) or a list of those.
+    ``path``: a file, a folder (every non-hidden file under it, sub-folders included, sorted by
+    path) or a list of those.
     ``subreddits``: names with or without "r/", case-insensitive, as a list or a comma-separated
     string. A subreddit listed in ``prompt_only_subreddits`` yields prompt-only records on the
-    test split (it must also be listed in ``subreddits`` to be read at all). ``seed`` is
-    accepted for a uniform interface; nothing here is random.
+    test split (it must also be listed in ``subreddits`` to be read at all).
+    ``skip_deleted_submissions`` False keeps deleted and removed submissions (their titles) as
+    candidates; ``markdown_policy`` is the clean-up of the responses (``cleaning.POLICIES``).
+    ``stats`` is filled with lines / submissions / comments read and matched, and the warnings.
+    ``seed`` is accepted for a uniform interface; nothing here is random.
     """
     del seed
-    wanted = {_subreddit_key(name) for name in _names(subreddits)}
+    policy = policy_named(markdown_policy)
+    stats = Counter() if stats is None else stats
+    asked = {_subreddit_key(name): _display_name(name) for name in _names(subreddits)}
+    wanted = set(asked)
     prompt_only = {_subreddit_key(name) for name in _names(prompt_only_subreddits)} & wanted
     submissions: dict[str, _Submission] = {}
     best_comments: dict[str, _Comment] = {}
     unusable_comments: dict[str, _Comment] = {}
+    seen: Counter = Counter()  # subreddit name as written -> submissions seen (the first _SEEN_NAMES names)
+    matched: Counter = Counter()  # wanted subreddit -> submissions read
+    matched_comments: Counter = Counter()  # wanted subreddit -> top-level comments read
 
-    for file in _input_files(path):
+    files = _input_files(path)
+    for file in files:
         for number, obj in iter_json_lines(file):
             if not isinstance(obj, dict):
                 raise SourceFormatError(file, f"line {number}", "expected a JSON object")
+            stats["lines"] += 1
             # Most lines of a monthly dump belong to other subreddits: decide on them first.
-            key = _subreddit_key(str(obj.get("subreddit") or ""))
+            name = str(obj.get("subreddit") or "")
+            key = _subreddit_key(name)
             if "title" in obj:
+                stats["submissions_read"] += 1
+                if name in seen or len(seen) < _SEEN_NAMES:
+                    seen[name] += 1
                 if key not in wanted:
                     continue
+                matched[key] += 1
                 submission = _read_submission(obj, file, number, f"{file.name} line {number}")
                 if submission.id not in submissions:
                     submission.prompt_only = key in prompt_only
@@ -99,7 +154,8 @@ def iter_records(
                 # A comment without a subreddit is kept: its submission may still be wanted.
                 if obj.get("subreddit") is not None and (key not in wanted or key in prompt_only):
                     continue
-                comment = _read_comment(obj, file, number)
+                matched_comments[key] += 1
+                comment = _read_comment(obj, file, number, policy)
                 if comment is not None:
                     _keep_if_better(comment, best_comments, unusable_comments)
             else:
@@ -109,6 +165,9 @@ def iter_records(
                     "neither a submission (no 'title') nor a comment (no 'body')",
                 )
 
+    stats["submissions_matched"] += sum(matched.values())
+    stats["comments_matched"] += sum(matched_comments.values())
+    _check_matches(path, files, asked, matched, matched_comments, seen, stats)
     for submission in submissions.values():
         yield _record(
             submission,
@@ -116,7 +175,42 @@ def iter_records(
             unusable_comments.get(submission.id),
             min_score=min_score,
             min_comment_score=min_comment_score,
+            skip_deleted=skip_deleted_submissions,
+            policy=policy,
         )
+
+
+def _listed(names) -> str:
+    names = [f"r/{name}" for name in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _check_matches(path, files, names, matched, matched_comments, seen, stats) -> None:
+    """Fail when nothing matched the subreddits asked for, naming what the files hold; warn when some
+    did not, or when only comments did. ``names``: key -> the name as asked."""
+    asked = [names[key] for key in sorted(names)]
+    if not matched and not any(matched_comments.get(key) for key in names):
+        commonest = [(name, count) for name, count in seen.most_common(10) if name]
+        held = (
+            "the subreddits seen most: " + ", ".join(f"r/{name} ({count:,} submission{'s' if count != 1 else ''})" for name, count in commonest)
+            if commonest else "no submission of any subreddit"
+        )
+        where = path if isinstance(path, (str, Path)) else (files[0] if len(files) == 1 else f"{len(files)} files")
+        raise NoRecordMatched(
+            where, "", f"no submission or comment of {_listed(asked)} in {len(files):,} file(s); {held}. "
+            "Check the subreddits option (names without r/, any case).",
+        )
+    if not matched:
+        comments = sum(matched_comments.values())
+        warn(stats, (
+            f"{comments:,} top-level comments of {_listed(asked)} were read but no submission: a record is made "
+            "from a submission (its title), so add the RS_ file of the same month."
+        ))
+        return
+    missing = [names[key] for key in sorted(names) if not matched.get(key)]
+    if missing:
+        warn(stats, f"no submission of {_listed(missing)} in these files (submissions of "
+                    f"{_listed([names[key] for key in sorted(matched)])} were read).")
 
 
 @dataclass(slots=True)
@@ -153,7 +247,7 @@ class _Comment:
         return (-self.score, self.created_utc or 0, _base36(self.id))
 
 
-def _record(submission, comment, unusable, *, min_score, min_comment_score) -> Record:
+def _record(submission, comment, unusable, *, min_score, min_comment_score, skip_deleted=True, policy=None) -> Record:
     metadata = {
         "site": "reddit",
         "subreddit": submission.subreddit,
@@ -172,7 +266,7 @@ def _record(submission, comment, unusable, *, min_score, min_comment_score) -> R
         metadata=metadata,
         location=submission.location,
     )
-    if submission.gone:
+    if submission.gone and skip_deleted:
         record.reject_reason = f"submission_{submission.gone}"
     elif not submission.title:
         record.reject_reason = "empty_title"
@@ -193,14 +287,17 @@ def _record(submission, comment, unusable, *, min_score, min_comment_score) -> R
             edited=chosen.edited,
             edited_utc=chosen.edited_utc,
         )
-    if comment is not None:
-        record.turns.append(comment.body)
+    body = clean_markdown(comment.body, policy or "reddit") if comment is not None else ""
+    if body:
+        record.turns.append(body)
     if record.reject_reason:
         return record
     if chosen is None:
         record.reject_reason = "no_top_level_comment"
     elif comment is None:
         record.reject_reason = f"comment_{unusable.gone}"
+    elif not body:
+        record.reject_reason = "comment_empty"  # nothing left once links and images went
     elif comment.score < min_comment_score:
         record.reject_reason = f"comment_score_below_{min_comment_score}"
     return record
@@ -239,7 +336,7 @@ def _read_submission(obj: dict, file: Path, number: int, location: str) -> _Subm
     )
 
 
-def _read_comment(obj: dict, file: Path, number: int) -> _Comment | None:
+def _read_comment(obj: dict, file: Path, number: int, policy=None) -> _Comment | None:
     author = str(obj.get("author") or "")
     # r/WritingPrompts pins an AutoModerator reminder on top of every thread: not an answer.
     if author.lower() in _BOTS or obj.get("stickied") is True:
@@ -249,6 +346,9 @@ def _read_comment(obj: dict, file: Path, number: int) -> _Comment | None:
         raise SourceFormatError(file, f"line {number}", "comment without an 'id'")
     link_id = str(obj.get("parent_id"))[3:]
     body = _unescape(str(obj.get("body") or "")).replace("\r\n", "\n").strip()
+    if _MAY_CLEAN_TO_NOTHING.search(body):
+        # A comment that is only a link or an image is no answer: the next best one is.
+        body = clean_markdown(body, policy or "reddit")
     gone = _GONE_BODIES.get(body) or (None if body else "empty")
     edited = obj.get("edited")
     # `edited` is false, true, or the edit's timestamp depending on the dump's age.
@@ -275,9 +375,11 @@ def _input_files(path) -> list[Path]:
     files: list[Path] = []
     for item in map(Path, paths):
         if item.is_dir():
-            files.extend(
-                sorted(p for p in item.iterdir() if p.is_file() and not p.name.startswith("."))
-            )
+            # Sub-folders too (a month per folder, a dump per year); hidden files and folders are not data.
+            files.extend(sorted(
+                p for p in item.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(item).parts)
+            ))
         elif item.is_file():
             files.append(item)
         else:
@@ -294,6 +396,13 @@ def _names(value) -> list[str]:
     if isinstance(value, str):
         return [name for name in value.split(",") if name.strip()]
     return list(value)
+
+
+def _display_name(name: str) -> str:
+    name = name.strip()
+    for prefix in ("/r/", "r/", "R/"):
+        name = name.removeprefix(prefix)
+    return name
 
 
 def _subreddit_key(name: str) -> str:

@@ -52,9 +52,16 @@ import numpy as np
 from lxml import etree
 
 from core.processes import ForkedChild
-from curation.sources.cleaning import html_to_markdown
-from curation.sources.filters import MAX_ANSWER_CHARS, MIN_ANSWER_CHARS, MIN_ANSWER_SCORE, check_answer
-from curation.sources.records import Record, SourceFormatError
+from curation.sources.cleaning import clean_markdown, converted_markdown, html_to_markdown, policy_named
+from curation.sources.filters import (
+    MAX_ANSWER_CHARS,
+    MIN_ANSWER_CHARS,
+    MIN_ANSWER_SCORE,
+    judge_answer,
+    title_not_self_contained,
+)
+from curation.sources.records import Record, Rule, SourceFormatError, warn
+from curation.sources.stem_sites import is_meta_site, is_niche_site, niche_sites
 
 QUESTION, ANSWER = "1", "2"
 # LIMA.md: "The prompt is the question's title for some examples and its body for others
@@ -62,6 +69,29 @@ QUESTION, ANSWER = "1", "2"
 TITLE_PROMPT_SHARE = 0.5
 NO_ANSWER = "no_answer"
 EMPTY_PROMPT = "empty_prompt"
+META_SITE = "meta_site"
+NICHE_SITE = "niche_site"
+
+# Every reason a record of this parser can carry, cheapest first, and the option that loosens it.
+RULES = (
+    Rule(META_SITE, "The site is a meta site, about the Stack Exchange sites themselves.",
+         "exclude_meta_sites", lambda value: False, "meta sites read like any other"),
+    Rule(NICHE_SITE, "The site is on the niche list of stem_sites.toml (LIMA dropped 5 niche exchanges).",
+         "excluded_sites", lambda value: [], "no site left out"),
+    Rule(NO_ANSWER, "The question has no answer."),
+    Rule("answer_score_below_", "The top answer scores below the minimum (LIMA: 10).",
+         "min_score", lambda value: max(0, int(value) // 2), "answers scoring half as much"),
+    Rule(EMPTY_PROMPT, "The question has neither a title nor a body."),
+    Rule("empty_answer", "The top answer is empty once cleaned."),
+    Rule("answer_too_short", "The cleaned answer is shorter than the minimum (LIMA: 1,200 characters).",
+         "min_chars", lambda value: int(value) // 2, "answers half as long"),
+    Rule("answer_too_long", "The cleaned answer is longer than the maximum (LIMA: 4,096 characters).",
+         "max_chars", lambda value: int(value) * 2, "answers twice as long"),
+    Rule("first_person", 'The answer speaks in the first person ("I", "my"; "je", "mon" in French).',
+         "first_person", lambda value: False, "first-person answers kept"),
+    Rule("refers_to_other_answers", 'The answer refers to other answers, the site or the asker ("as mentioned").',
+         "references", lambda value: False, "answers that refer to others kept"),
+)
 
 # Sites whose domain is not <name>.stackexchange.com.
 _OWN_DOMAINS = {
@@ -798,21 +828,44 @@ def _pair_record(question: dict, answer: dict, source: PostsSource, names, optio
     question_id, answer_id = int(question["Id"]), int(answer["Id"])
     score = int(answer.get("Score") or 0)
     title = (question.get("Title") or "").strip()
+    policy = options["policy"]
     kind = _prompt_kind(options["seed"], site, question_id, options["title_share"])
-    prompt = ""
+    converted = []
+
+    def body() -> str:  # the question's body, converted once, and only if needed
+        if not converted:
+            converted.append(html_to_markdown(question.get("Body") or "", policy))
+        return converted[0]
+
+    title_check = None
+    if kind == "title" and title and options["self_contained_titles"]:
+        # LIMA.md: "questions that are self-contained in the title"; one that is not is asked by its body.
+        title_check = title_not_self_contained(title, body)
+        if title_check and body():
+            kind = "body"
+    prompt = title
     if kind == "body" or not title:
-        prompt = html_to_markdown(question.get("Body") or "")
-        kind = "body"
+        prompt, kind = body(), "body"
     if not prompt:
         prompt, kind = title, "title"
-    answer_text = html_to_markdown(answer.get("Body") or "")
-    reason = EMPTY_PROMPT if not prompt else check_answer(
+    # The rules read the answer before its clean-up, with its quotes and emphasis: quoted words are
+    # someone else's, and "*I*" names the word. What is kept is cleaned as the policy says.
+    rules_text = converted_markdown(answer.get("Body") or "")
+    answer_text = clean_markdown(rules_text, policy)
+    verdict = judge_answer(
         answer_text,
         score,
         min_score=options["min_score"],
         min_chars=options["min_chars"],
         max_chars=options["max_chars"],
-    )
+        first_person=options["first_person"],
+        references=options["references"],
+        rules_text=rules_text,
+        # The question as written (HTML is enough to find a site's name in it).
+        topic=f"{title}\n{question.get('Body') or ''}\n{question.get('Tags') or ''}",
+        site_is_topic=is_meta_site(site),
+    ) if prompt else None
+    reason = EMPTY_PROMPT if verdict is None else verdict.reason
     licence, inferred = licence_for(answer)
     metadata = _question_metadata(question, site, question_id)
     metadata.update(
@@ -827,6 +880,10 @@ def _pair_record(question: dict, answer: dict, source: PostsSource, names, optio
         answer_created=answer.get("CreationDate"),
         **_author(answer, names, site),
     )
+    if title_check and kind == "body":
+        metadata["title_not_self_contained"] = title_check
+    if verdict is not None:
+        metadata.update(verdict.detail)
     return Record(
         external_id=f"{site}/questions/{question_id}",
         turns=[prompt, answer_text],
@@ -837,20 +894,22 @@ def _pair_record(question: dict, answer: dict, source: PostsSource, names, optio
     )
 
 
-def _cheap_rejections(source: PostsSource, join: _Join, score_reason: str) -> Iterator[Record]:
+def _cheap_rejections(source: PostsSource, join: _Join, score_reason: str, site_reason: str | None = None) -> Iterator[Record]:
     """Questions whose top answer fails the score rule, or that have none, straight from pass 1's
-    bitsets: their rows are never read again, so they carry ids and a link, not text."""
+    bitsets: their rows are never read again, so they carry ids and a link, not text. With
+    ``site_reason`` (a site left out), every question of the site, with that reason."""
     site = source.site
     for question_id in join.questions:
-        if question_id in join.needed_questions:
+        if site_reason is None and question_id in join.needed_questions:
             continue
+        reason = site_reason or (score_reason if question_id in join.answered else NO_ANSWER)
         yield Record(
             external_id=f"{site}/questions/{question_id}",
             turns=[],
             domain=site,
             metadata={"site": site, "question_id": question_id,
                       "url": _url(site, "questions", question_id)},
-            reject_reason=score_reason if question_id in join.answered else NO_ANSWER,
+            reject_reason=reason,
             location=f"{source.label} question {question_id}",
         )
 
@@ -1009,7 +1068,31 @@ class _PairsByLine:
             self.child = None
 
 
+def _site_left_out(site: str, options: dict) -> str | None:
+    if options["exclude_meta_sites"] and is_meta_site(site):
+        return META_SITE
+    if is_niche_site(site, options["excluded_sites"]):
+        return NICHE_SITE
+    return None
+
+
 def _site_records(source: PostsSource, options: dict, stats: Counter) -> Iterator[Record]:
+    left_out = _site_left_out(source.site, options)
+    if left_out:
+        # Decided from the site's name: pass 1 only lists its questions, no text is read or cleaned.
+        before = stats["questions"]
+        join = _plan_join(source, options["min_score"], stats)
+        questions = stats["questions"] - before
+        stats["sites_left_out"] += 1
+        warn(stats, (
+            f"{source.site} is a meta site: its {questions:,} questions are left out ({META_SITE}); "
+            "import with exclude_meta_sites=false to read them."
+            if left_out == META_SITE else
+            f"{source.site} is on the niche list: its {questions:,} questions are left out "
+            f"({NICHE_SITE}); import with excluded_sites=[] to read them."
+        ))
+        yield from _cheap_rejections(source, join, "", site_reason=left_out)
+        return
     join = _plan_join(source, options["min_score"], stats)
     names = _display_names(source, join.owners)
     done = _IdBits()
@@ -1039,6 +1122,12 @@ def iter_records(
     min_score: int = MIN_ANSWER_SCORE,
     min_chars: int = MIN_ANSWER_CHARS,
     max_chars: int = MAX_ANSWER_CHARS,
+    first_person: bool = True,
+    references: bool = True,
+    self_contained_titles: bool = True,
+    exclude_meta_sites: bool = True,
+    excluded_sites: list[str] | str | None = None,
+    markdown_policy: str = "stackexchange",
     workdir: str | None = None,
     join_memory_mb: float = 64,
     stats: Counter | None = None,
@@ -1049,22 +1138,41 @@ def iter_records(
     - ``seed`` / ``title_prompt_share``: which questions are prompted by their title (the rest by
       their body); deterministic per question.
     - ``min_score`` / ``min_chars`` / ``max_chars``: LIMA's rules (10; 1,200-4,096 characters).
+    - ``first_person`` / ``references``: LIMA's rules on the answer's prose (``filters``), on or off.
+    - ``self_contained_titles``: a question picked to be prompted by its title whose title cannot
+      stand alone ("What does this code do?") is prompted by its body; the record keeps why
+      (``metadata["title_not_self_contained"]``).
+    - ``exclude_meta_sites``: meta sites are left out (``meta_site``); ``excluded_sites``: sites
+      left out (``niche_site``), default the ``niche`` list of stem_sites.toml; ``[]`` for none.
+    - ``markdown_policy``: what the Markdown keeps (``curation.sources.cleaning.POLICIES``).
     - ``join_memory_mb``: how much of the rows waiting for their other half stay in memory;
       beyond it they go to a temporary SQLite file in ``workdir`` (default: the system's).
     - ``stats``: a Counter filled with rows / questions / answers / other_posts read.
 
-    Reasons: ``no_answer``, ``answer_score_below_10``, ``empty_prompt`` and those of
-    ``curation.sources.filters.check_answer`` (``answer_too_short``, ``answer_too_long``,
-    ``first_person``, ``refers_to_other_answers``, ``empty_answer``). Records rejected for the
-    score or for having no answer carry no text (``turns == []``), only ids and a link."""
+    Reasons (``RULES``): ``meta_site``, ``niche_site``, ``no_answer``, ``answer_score_below_10``,
+    ``empty_prompt`` and those of ``curation.sources.filters.judge_answer`` (``answer_too_short``,
+    ``answer_too_long``, ``first_person``, ``refers_to_other_answers``, ``empty_answer``). Records
+    rejected for their site, the score or for having no answer carry no text (``turns == []``),
+    only ids and a link. Records whose answer went through the text rules keep the language they
+    were read in (``metadata["language"]``) and, rejected by one, what it found
+    (``metadata["rule_hits"]``: list used, words, sentence)."""
     if not 0.0 <= title_prompt_share <= 1.0:
         raise ValueError("title_prompt_share must be between 0 and 1")
+    policy = policy_named(markdown_policy)
+    if isinstance(excluded_sites, str):
+        excluded_sites = [name for name in excluded_sites.split(",") if name.strip()]
     options = dict(
         seed=seed,
         title_share=title_prompt_share,
         min_score=min_score,
         min_chars=min_chars,
         max_chars=max_chars,
+        first_person=first_person,
+        references=references,
+        self_contained_titles=self_contained_titles,
+        exclude_meta_sites=exclude_meta_sites,
+        excluded_sites=frozenset(niche_sites() if excluded_sites is None else excluded_sites),
+        policy=policy,
         workdir=workdir,
         join_memory_mb=join_memory_mb,
     )

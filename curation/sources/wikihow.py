@@ -22,7 +22,11 @@ The body loses citation debris ("[1] X Research source", "X Expert Source … Ex
 April 2020.", "X Trustworthy Source … Go to source"), "Reader Poll … [Take Poll]" boxes, image
 blobs, URLs and stray HTML tags.
 
-Rejected records (still yielded, with the text, so a person can rescue one):
+The body is cleaned by ``curation.sources.cleaning.clean_markdown`` with the ``wikihow`` policy:
+paragraphs, the numbered steps and headings stay; bold and italics become their text; links become
+their text and URLs go, with the sentences that only pointed at them.
+
+Rejected records (still yielded, with the text, so a person can rescue one), see ``RULES``:
 ``title_not_how_to`` (LIMA's 200 wikiHow prompts all start "How to"), ``empty_response``,
 ``duplicate_article`` (a title seen earlier in the file).
 """
@@ -32,11 +36,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from curation.sources.cleaning import clean_markdown
-from curation.sources.records import Record, SourceFormatError
+from curation.sources.cleaning import clean_markdown, policy_named
+from curation.sources.records import Record, Rule, SourceFormatError
 
 LICENCE = "CC BY-NC-SA 3.0"
 STEP_COLUMNS = ("title", "heading", "paragraph")
@@ -45,15 +50,36 @@ CATEGORY_COLUMN = "category"
 # wikihowAll.csv articles run to hundreds of kB in one field, over csv's 128 kB default.
 _FIELD_SIZE_LIMIT = 2**31 - 1
 
+RULES = (
+    Rule("title_not_how_to", 'The title does not read as "How to ..." (LIMA\'s 200 wikiHow prompts all do).',
+         "how_to_only", lambda value: False, 'titles that are not "How to" kept'),
+    Rule("empty_response", "Nothing is left of the article once cleaned."),
+    Rule("duplicate_article", "A title seen earlier in the file.",
+         "skip_duplicates", lambda value: False, "repeated titles kept"),
+)
 
-def iter_records(path, *, seed: int = 0) -> Iterator[Record]:
+
+def iter_records(
+    path,
+    *,
+    how_to_only: bool = True,
+    skip_duplicates: bool = True,
+    markdown_policy: str = "wikihow",
+    seed: int = 0,
+    stats: Counter | None = None,
+) -> Iterator[Record]:
     """Yield one Record per article of a wikiHow CSV, accepted or rejected.
 
     Streams the file row by row; only the rows of the current article and the ids of the
-    articles already seen (to report duplicates) are held. ``seed`` is accepted for a uniform
-    interface; nothing here is random (category sampling happens later, on the records).
+    articles already seen (to report duplicates) are held. ``how_to_only`` / ``skip_duplicates``
+    False keep the titles that are not "How to ..." / seen before as candidates; the body is
+    cleaned with ``markdown_policy`` (``cleaning.POLICIES``). ``stats`` counts the articles and
+    rows read. ``seed`` is accepted for a uniform interface; nothing here is random (category
+    sampling happens later, on the records).
     """
     del seed
+    policy = policy_named(markdown_policy)
+    stats = Counter() if stats is None else stats
     path = Path(path)
     csv.field_size_limit(_FIELD_SIZE_LIMIT)
     seen: set[str] = set()
@@ -77,11 +103,13 @@ def iter_records(path, *, seed: int = 0) -> Iterator[Record]:
                     f"{','.join(header) if header else 'no header row'}",
                 )
             for article in articles:
-                record = _record(path, article, layout)
-                if record.external_id in seen:
+                stats["articles"] += 1
+                record = _record(path, article, layout, policy, how_to_only)
+                if record.external_id in seen and skip_duplicates and record.reject_reason is None:
                     record.reject_reason = "duplicate_article"
                 seen.add(record.external_id)
                 yield record
+            stats["rows"] += max(reader.line_num - 1, 0)
         except csv.Error as error:
             raise SourceFormatError(path, f"line {reader.line_num}", f"bad CSV: {error}") from None
         except UnicodeDecodeError as error:
@@ -184,8 +212,8 @@ def _whole_articles(path: Path, reader, header: list[str]) -> Iterator[_Article]
 # --- Building the record -----------------------------------------------------------------------
 
 
-def _record(path: Path, article: _Article, layout: str) -> Record:
-    body = _render_body(article)
+def _record(path: Path, article: _Article, layout: str, policy=None, how_to_only: bool = True) -> Record:
+    body = _render_body(article, policy)
     question = title_as_question(article.title, body)
     metadata = {
         "site": "wikihow",
@@ -208,19 +236,19 @@ def _record(path: Path, article: _Article, layout: str) -> Record:
         metadata=metadata,
         location=f"{path.name} line {article.line}",
     )
-    if question is None:
+    if question is None and how_to_only:
         record.reject_reason = "title_not_how_to"
     elif not body:
         record.reject_reason = "empty_response"
     return record
 
 
-def _render_body(article: _Article) -> str:
+def _render_body(article: _Article, policy=None) -> str:
     parts = [p for p in article.intro if p]
     steps = [s for s in article.steps if s]
     if steps:
         parts.append("\n".join(_list_item(n, step) for n, step in enumerate(steps, start=1)))
-    return _this_article_to_following_answer(clean_markdown("\n\n".join(parts)))
+    return _this_article_to_following_answer(clean_markdown("\n\n".join(parts), policy or "wikihow"))
 
 
 def _list_item(number: int, step: str) -> str:

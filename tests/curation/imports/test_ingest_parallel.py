@@ -14,10 +14,11 @@ import pytest
 from curation.sources import stackexchange
 from curation.sources.records import SourceFormatError
 from curation.sources.stackexchange import iter_records
+from tests.samples import SHARED_DATA
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "stackexchange"
 COOKING = FIXTURES / "cooking.stackexchange.com"
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "stackexchange"
+SHARED = SHARED_DATA / "stackexchange"
 BENCH_DATA = Path(__file__).resolve().parents[3] / "bench" / "ingest_data.py"
 
 

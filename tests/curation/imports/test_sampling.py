@@ -16,7 +16,7 @@ from curation.imports.sampling import (
     temperature_weights,
 )
 from curation.sources.records import Record
-from curation.sources.stem_sites import SITE_GROUPS_FILE, load_site_groups, site_group
+from curation.sources.stem_sites import SITE_GROUPS_FILE, is_meta_site, load_site_groups, niche_sites, site_group
 
 
 def pool(domain, count, start=0):
@@ -91,9 +91,29 @@ def test_balanced_sampling_picks_a_category_then_an_item():
 def test_the_shipped_mapping_has_both_groups_and_no_site_in_both():
     data = tomllib.loads(SITE_GROUPS_FILE.read_text(encoding="utf-8"))
 
-    assert set(data) == {"stem", "other"}
+    assert set(data) == {"stem", "other", "niche"}
     assert len(data["stem"]) >= 30 and len(data["other"]) >= 30
     assert not set(data["stem"]) & set(data["other"])
+
+
+def test_the_shipped_mapping_covers_the_network_and_every_niche_site_is_in_a_group():
+    data = tomllib.loads(SITE_GROUPS_FILE.read_text(encoding="utf-8"))
+    groups = load_site_groups()
+
+    # LIMA.md: 179 exchanges (75 STEM, 99 other, 5 niche); the dump holds about as many sites today.
+    assert len(groups) >= 179
+    assert {"coffee", "conlang", "french", "cooking", "travel", "english"} <= {s for s, g in groups.items() if g == "other"}
+    assert {"stackoverflow.com", "math", "physics", "es.stackoverflow.com"} <= {s for s, g in groups.items() if g == "stem"}
+    assert set(niche_sites()) == set(data["niche"])
+    assert all(site in groups for site in niche_sites())
+
+
+@pytest.mark.parametrize("site, meta", [
+    ("meta.stackexchange.com", True), ("french.meta.stackexchange.com", True), ("meta.stackoverflow.com", True),
+    ("meta.mathoverflow.net", True), ("metafilter.stackexchange.com", False), ("coffee.stackexchange.com", False),
+])
+def test_meta_sites_are_told_by_their_domain(site, meta):
+    assert is_meta_site(site) is meta
 
 
 @pytest.mark.parametrize("site, group", [

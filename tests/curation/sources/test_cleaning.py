@@ -8,11 +8,12 @@ import lxml.html
 import pytest
 
 from core.markdown import render_markdown
-from curation.sources.cleaning import clean_markdown, html_to_markdown, prose_text
+from curation.sources.cleaning import POLICIES, clean_markdown, html_to_markdown, prose_text
 from curation.sources.filters import first_person_words, reference_phrases
 from curation.workspace.lint import style_warnings
+from tests.samples import SHARED_DATA
 
-LIMA_TRAIN = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "lima" / "train_1k_fastchat.json"
+LIMA_TRAIN = SHARED_DATA / "lima" / "train_1k_fastchat.json"
 
 
 # --- HTML -> Markdown ---------------------------------------------------------------------------
@@ -35,21 +36,29 @@ def test_inline_code_and_prose_entities_are_decoded_once():
 
 def test_links_keep_their_text_and_lose_their_url():
     markdown = html_to_markdown(
-        '<p>See <a href="https://example.com/docs">the manual</a> and '
-        '<a href="https://example.com/x">https://example.com/x</a> or https://bare.example.org/page.</p>'
+        '<p>Read <a href="https://example.com/docs">the manual</a> before the first brew, and '
+        'keep the filter wet (<a href="https://example.com/x">https://example.com/x</a>) while it heats.</p>'
     )
 
-    assert markdown == "See the manual and or ."
-    assert "example" not in markdown
+    assert markdown == "Read the manual before the first brew, and keep the filter wet while it heats."
+
+
+def test_a_sentence_that_only_pointed_at_a_link_goes_with_it():
+    markdown = html_to_markdown(
+        '<p>Grind just before brewing. See <a href="https://example.com/x">https://example.com/x</a> or '
+        'https://bare.example.org/page.</p>'
+    )
+
+    assert markdown == "Grind just before brewing."
 
 
 def test_images_and_other_html_are_removed():
     markdown = html_to_markdown(
-        '<div class="s"><p>Before <img src="https://i.stack.imgur.com/a.png" alt="a diagram"> after '
-        '<span style="color:red">red</span></p></div><script>alert(1)</script><iframe src="https://v.example"></iframe>'
+        '<div class="s"><p>Before <img src="https://i.stack.imgur.com/a.png" alt="a diagram"> the grounds '
+        '<span style="color:red">bloom</span></p></div><script>alert(1)</script><iframe src="https://v.example"></iframe>'
     )
 
-    assert markdown == "Before after red"
+    assert markdown == "Before the grounds bloom"
 
 
 def test_lists_stay_markdown_lists():
@@ -75,10 +84,70 @@ def test_clean_markdown_removes_links_images_and_urls_outside_code():
     cleaned = clean_markdown(text)
 
     assert cleaned == (
-        "Read the guide first.\n\nVisit or today.\n\n"
+        "Read the guide first.\n\n"
         "```\ncurl https://example.com/api [x](y)\n\n\n\nkeep blank lines\n```\n"
         "and `[not](a link)` here."
     )
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "cleaning"
+CASES = sorted(path for path in FIXTURES.iterdir() if ".expected." not in path.name)
+
+
+@pytest.mark.parametrize("source", CASES, ids=[path.name for path in CASES])
+def test_each_source_is_cleaned_as_its_policy_says(source):
+    # <case>.<policy>.<html|md|txt> is cleaned into <case>.expected.md (read the pairs: each is a quirk).
+    case, policy, kind = source.name.split(".")
+    text = source.read_text(encoding="utf-8")
+
+    cleaned = html_to_markdown(text, policy) if kind == "html" else clean_markdown(text, policy)
+
+    assert cleaned == (FIXTURES / f"{case}.expected.md").read_text(encoding="utf-8").rstrip("\n")
+
+
+def test_every_policy_has_a_fixture():
+    assert {path.name.split(".")[1] for path in CASES} == set(POLICIES)
+
+
+@pytest.mark.parametrize("html, markdown", [
+    ("x<sup>2</sup>", "x^2"),
+    ("10<sup>-6</sup> m", "10^(-6) m"),
+    ("x<sup>2</sup>y", "x^(2)y"),
+    ("CO<sub>2</sub> and H<sub>2</sub>O", "CO_2 and H_2O"),
+    ("x<sub>i+1</sub>", "x_(i+1)"),
+    ("log<sub>2</sub> n", "log_2 n"),
+    ("the 2<sup>nd</sup> and 3<sup>rd</sup>", "the 2nd and 3rd"),
+    ("a note<sup><a href='#fn1'>1</a></sup>.", "a note^1."),
+])
+def test_superscripts_and_subscripts_keep_their_meaning(html, markdown):
+    assert html_to_markdown(f"<p>{html}</p>") == markdown
+
+
+@pytest.mark.parametrize("policy, kept", [
+    ("stackexchange", []),
+    ("wikihow", ["## Method"]),
+    ("reddit", ["*thought*", "**loud**"]),
+    ("natural_instructions", ["## Method", "*thought*", "**loud**", "> quote", "| a | b |", "https://x.org"]),
+])
+def test_what_survives_is_the_policys(policy, kept):
+    text = "## Method\n\nA *thought*, **loud**.\n\n> quote\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nAlso https://x.org here."
+    markers = ["## Method", "*thought*", "**loud**", "> quote", "| a | b |", "https://x.org"]
+
+    cleaned = clean_markdown(text, policy)
+
+    assert [m for m in markers if m in cleaned] == kept
+    assert "Method" in cleaned and "thought" in cleaned and "quote" in cleaned
+
+
+def test_an_unknown_policy_is_refused():
+    with pytest.raises(ValueError, match="unknown Markdown policy 'bold'"):
+        clean_markdown("text", "bold")
+
+
+def test_a_quoted_code_block_stays_code():
+    cleaned = clean_markdown("Run:\n> ```\n> x > 1 and **y**\n> ```\n> done")
+
+    assert cleaned == "Run:\n\n```\nx > 1 and **y**\n```\ndone"
 
 
 def test_clean_markdown_leaves_indented_code_alone():

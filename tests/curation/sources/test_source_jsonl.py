@@ -6,9 +6,10 @@ import zstandard
 
 from curation.sources.jsonl import detect_format, iter_records
 from curation.sources.records import SourceFormatError
+from tests.samples import SHARED_DATA
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "jsonl"
-LIMA_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "lima"
+LIMA_DATA = SHARED_DATA / "lima"
 LIMA_TEST = LIMA_DATA / "test.jsonl"
 LIMA_FASTCHAT = LIMA_DATA / "train_1k_fastchat.json"
 PREAMBLE = (

@@ -7,19 +7,14 @@ import pytest
 
 from curation.sources.natural_instructions import iter_records
 from curation.sources.records import SourceFormatError
+from tests.samples import SHARED_DATA
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "natural_instructions"
 TASK_2021 = FIXTURES / "task901_story_generation_2021.json"
 TASK_RELEASE = FIXTURES / "task902_title_generation_release.json"
 TASK_SPANISH = FIXTURES / "task903_sentiment_classification_spanish.json"
 TASK_VERIFICATION = FIXTURES / "task904_answer_verification.json"
-REAL_TASKS = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared"
-    / "data"
-    / "super_natural_instructions"
-    / "legacy_2021_contributor_format"
-)
+REAL_TASKS = SHARED_DATA / "super_natural_instructions" / "legacy_2021_contributor_format"
 
 
 def only(path, **options):

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from curation.sources.records import SourceFormatError
-from curation.sources.reddit import iter_records
+from curation.sources.cleaning import clean_markdown
+from curation.sources.records import SourceFormatError, warnings_of
+from curation.sources.reddit import NoRecordMatched, iter_records
+from tests.samples import SHARED_DATA
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "reddit"
 RS = FIXTURES / "RS_sample.ndjson"
 RC = FIXTURES / "RC_sample.ndjson"
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "reddit_pushshift"
+DATA = SHARED_DATA / "reddit_pushshift"
 ASKWOMEN_ZST = DATA / "filtered_AskWomen_subset" / "RS_2019-10.zst"
 ASKWOMEN_FIRST_500 = DATA / "filtered_AskWomen_subset" / "RS_2019-10.first500.decompressed.ndjson"
 COMMENTS_ZST = DATA / "RC_2005-12.zst"
@@ -236,7 +238,8 @@ def test_it_reads_pushshift_zstd_files_with_a_2_gib_window(tmp_path):
 
 def test_lines_longer_than_a_compressed_block_are_read_whole(tmp_path):
     rng = random.Random(1)
-    story = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(200_000))
+    story = " ".join("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 12)))
+                     for _ in range(30_000))
     comment = {"id": "c99", "parent_id": "t3_wp1", "subreddit": "WritingPrompts", "score": 9000}
     data = RS.read_bytes() + (json.dumps(dict(comment, body=story)) + "\r\n").encode()
     path = write_pushshift_zst(data, tmp_path / "RS_long.zst")
@@ -445,8 +448,12 @@ def test_the_real_zst_is_streamed_not_read_whole(tmp_path):
     doubled = tmp_path / "RS_doubled.zst"
     doubled.write_bytes(ASKWOMEN_ZST.read_bytes() * 2)
 
-    once = peak_memory_of(lambda: list(iter_records(ASKWOMEN_ZST)))  # default subreddits: none kept
-    twice = peak_memory_of(lambda: list(iter_records(doubled)))
+    def read_all(path):  # default subreddits: none kept, and the import fails at the end, saying so
+        with pytest.raises(NoRecordMatched, match=r"the subreddits seen most: r/AskWomen \("):
+            list(iter_records(path))
+
+    once = peak_memory_of(lambda: read_all(ASKWOMEN_ZST))
+    twice = peak_memory_of(lambda: read_all(doubled))
 
     assert twice < 1.5 * once, (once, twice)
     assert once < decompressed / 5, f"peak {once:,} bytes for {decompressed:,} bytes of data"
@@ -471,7 +478,8 @@ def test_real_comments_are_paired_with_the_best_usable_top_level_comment(tmp_pat
             continue
         key = (-c["score"], c["created_utc"], int(c["id"], 36))
         link = c["parent_id"][3:]
-        table = best_unusable if c["body"].strip() in ("[deleted]", "[removed]", "") else best
+        body = clean_markdown(c["body"].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"), "reddit")
+        table = best_unusable if body.strip() in ("[deleted]", "[removed]", "") else best
         if link not in table or key < table[link][0]:
             table[link] = (key, c)
 
@@ -494,9 +502,9 @@ def test_real_comments_are_paired_with_the_best_usable_top_level_comment(tmp_pat
             assert record.metadata["comment_author"] == comment["author"]
             assert record.metadata["comment_created_utc"] == comment["created_utc"]
             body = comment["body"].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-            assert record.turns[1] == body.replace("\r\n", "\n").strip()
+            assert record.turns[1] == clean_markdown(body, "reddit")
         elif link in best_unusable:
-            body = best_unusable[link][1]["body"].strip()
+            body = clean_markdown(best_unusable[link][1]["body"], "reddit")
             assert record.reject_reason == {
                 "[deleted]": "comment_deleted",
                 "[removed]": "comment_removed",
@@ -504,3 +512,76 @@ def test_real_comments_are_paired_with_the_best_usable_top_level_comment(tmp_pat
         else:
             assert record.reject_reason == "no_top_level_comment"
     assert reasons[None] == len(best) and reasons["no_top_level_comment"] > 0
+
+
+# --- fixtures/reddit/nested: folders, clean-up, subreddits that match nothing ---------------------
+
+NESTED = FIXTURES / "nested"
+
+
+def test_a_folder_is_read_with_its_sub_folders_and_without_hidden_ones():
+    records = by_id(iter_records(NESTED, subreddits=["WritingPrompts"]))
+
+    assert set(records) == {"t3_lh1", "t3_lh2"}  # .partial/ is not read; r/cats is not asked for
+    assert records["t3_lh1"].metadata["comment_id"] == "s1"  # the comment is two folders down
+
+
+def test_a_story_loses_its_links_images_urls_and_edit_notes_and_keeps_its_italics():
+    story = by_id(iter_records(NESTED, subreddits=["WritingPrompts"]))["t3_lh1"]
+
+    assert story.accepted
+    assert story.turns[1] == (
+        "The lamp had not turned in *forty years*, but that night it did.\n\n"
+        "She climbed the stairs. The door was open & the sea was **loud**."
+    )
+
+
+def test_a_comment_that_is_only_a_link_is_no_answer_and_the_next_one_is():
+    story = by_id(iter_records(NESTED, subreddits=["WritingPrompts"]))["t3_lh2"]
+
+    assert story.metadata["comment_id"] == "s3"
+    assert story.turns[1] == (
+        "At noon the clocks stopped, and the town held its breath.\n\n[WP] Every clock in town stops at noon\n\n"
+        "Nobody breathed out until the baker did."
+    )
+
+
+def test_subreddits_that_match_nothing_fail_the_import_naming_what_the_files_hold():
+    with pytest.raises(NoRecordMatched) as error:
+        list(iter_records(NESTED, subreddits=["WritingPromps", "AskRedit"]))
+
+    assert str(error.value) == (
+        f"{NESTED}: no submission or comment of r/AskRedit or r/WritingPromps in 2 file(s); the subreddits seen "
+        "most: r/WritingPrompts (2 submissions), r/cats (1 submission). Check the subreddits option (names "
+        "without r/, any case)."
+    )
+
+
+def test_a_subreddit_with_no_submission_is_a_warning_on_the_run():
+    stats = Counter()
+
+    records = list(iter_records(NESTED, subreddits=["WritingPrompts", "AskReddit"], stats=stats))
+
+    assert len(records) == 2
+    assert warnings_of(stats) == [
+        "no submission of r/AskReddit in these files (submissions of r/WritingPrompts were read)."
+    ]
+    assert (stats["submissions_read"], stats["submissions_matched"], stats["comments_matched"]) == (3, 2, 3)
+
+
+def test_comments_without_their_submissions_are_a_warning_on_the_run():
+    stats = Counter()
+
+    records = list(iter_records(NESTED / "2019" / "10", subreddits=["WritingPrompts"], stats=stats))
+
+    assert records == []
+    assert warnings_of(stats) == [
+        "3 top-level comments of r/WritingPrompts were read but no submission: a record is made from a submission "
+        "(its title), so add the RS_ file of the same month."
+    ]
+
+
+def test_deleted_submissions_can_be_kept_as_candidates():
+    records = by_id(iter_records([RS, RC], skip_deleted_submissions=False))
+
+    assert records["t3_wp4"].reject_reason != "submission_removed"

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from curation.sources.filters import MAX_ANSWER_CHARS, MIN_ANSWER_CHARS, first_person_words, reference_phrases
-from curation.sources.records import SourceFormatError
+from curation.sources.records import SourceFormatError, warnings_of
 from curation.sources.stackexchange import (
     find_posts_sources,
     iter_records,
@@ -18,10 +18,11 @@ from curation.sources.stackexchange import (
     parse_tags,
     site_from_name,
 )
+from tests.samples import SHARED_DATA
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "stackexchange"
 COOKING = FIXTURES / "cooking.stackexchange.com"
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "stackexchange"
+SHARED = SHARED_DATA / "stackexchange"
 REAL_SAMPLES = ("coffee_2015", "conlang_meta_2020", "french_meta_2021")
 
 
@@ -360,7 +361,7 @@ def test_real_samples_give_the_counts_the_rows_hold(name):
     folder = real_sample(name)
     expected = expected_counts(folder / "Posts.xml")
 
-    records = list(iter_records(folder))
+    records = list(iter_records(folder, exclude_meta_sites=False))
 
     reasons = collections.Counter(r.reject_reason for r in records)
     assert len(records) == expected["questions"] == len({r.external_id for r in records})
@@ -371,6 +372,22 @@ def test_real_samples_give_the_counts_the_rows_hold(name):
     assert {r.reject_reason for r in with_text} <= {
         None, "answer_too_short", "answer_too_long", "first_person", "refers_to_other_answers", "empty_prompt",
     }
+
+
+@pytest.mark.parametrize("name", ["conlang_meta_2020", "french_meta_2021"])
+def test_real_meta_samples_are_left_out_by_default_with_a_warning(name):
+    folder = real_sample(name)
+    expected = expected_counts(folder / "Posts.xml")
+    stats = collections.Counter()
+
+    records = list(iter_records(folder, stats=stats))
+
+    assert len(records) == expected["questions"]
+    assert {r.reject_reason for r in records} == {"meta_site"} and not any(r.turns for r in records)
+    assert warnings_of(stats) == [
+        f"{records[0].domain} is a meta site: its {expected['questions']:,} questions are left out (meta_site); "
+        "import with exclude_meta_sites=false to read them."
+    ]
 
 
 def test_coffee_2015_keeps_its_attribution_without_content_licences():
@@ -408,7 +425,8 @@ def test_real_samples_are_deterministic_by_seed():
     folder = real_sample("french_meta_2021")
 
     def draw(seed):
-        return [(r.external_id, r.reject_reason, r.turns, r.metadata.get("prompt_kind")) for r in iter_records(folder, seed=seed)]
+        return [(r.external_id, r.reject_reason, r.turns, r.metadata.get("prompt_kind"))
+                for r in iter_records(folder, seed=seed, exclude_meta_sites=False)]
 
     assert draw(1) == draw(1)
     kinds = [kind for *_, kind in draw(1) if kind]
@@ -439,3 +457,74 @@ def test_the_benchmark_dump_is_read_like_a_real_one_and_most_answers_fail_the_sc
     assert expected["below_10"] > 3 * expected["scored_10"]  # as on the real dumps
     reasons = collections.Counter(r.reject_reason for r in records)
     assert reasons["answer_score_below_10"] == expected["below_10"] and reasons[None] > 0
+
+
+# --- LIMA's rules on the sites of fixtures/stackexchange/rules ----------------------------------
+
+RULES_FIXTURES = FIXTURES / "rules"
+
+
+def rules_records(name, **options):
+    return {r.metadata["question_id"]: r for r in iter_records(RULES_FIXTURES / name, **options)}
+
+
+def test_i_as_a_symbol_and_the_op_amp_pass_while_the_op_does_not():
+    records = rules_records("physics.stackexchange.com", title_prompt_share=0.0)
+
+    assert records[1].reject_reason is None  # "where I is the moment of inertia", "let I be"
+    assert records[3].reject_reason is None  # "the op-amp gain", "the op amp"
+    assert records[5].reject_reason == "refers_to_other_answers"
+    assert records[5].metadata["rule_hits"] == {
+        "rule": "refers_to_other_answers", "language": "en", "lists": ["en"], "found": ["The OP"],
+        "sentence": "The OP asked about rolling, so here is the energy argument.",
+    }
+
+
+def test_an_answer_about_stack_exchange_is_no_reference_when_the_question_is_about_it():
+    records = rules_records("physics.stackexchange.com", title_prompt_share=0.0)
+
+    assert records[7].reject_reason is None  # the question asks about the Stack Exchange data dump
+    assert records[9].reject_reason == "refers_to_other_answers"
+    assert records[9].metadata["rule_hits"]["found"] == ["Stack Exchange"]
+
+
+def test_a_title_that_cannot_stand_alone_falls_back_to_the_body_and_says_why():
+    records = rules_records("physics.stackexchange.com", title_prompt_share=1.0)
+
+    assert records[11].metadata["prompt_kind"] == "body"
+    assert records[11].turns[0].startswith("What does the loop `for m in masses")
+    assert records[11].metadata["title_not_self_contained"] == {"reason": "refers_to_the_body", "found": "this"}
+    assert records[13].metadata["prompt_kind"] == "body"
+    assert records[13].metadata["title_not_self_contained"] == {"reason": "question_in_body"}
+    assert records[1].metadata["prompt_kind"] == "title" and "title_not_self_contained" not in records[1].metadata
+    kept = rules_records("physics.stackexchange.com", title_prompt_share=1.0, self_contained_titles=False)
+    assert kept[11].turns[0] == "What does this code compute?" and kept[11].metadata["prompt_kind"] == "title"
+
+
+def test_a_french_site_is_read_with_the_french_list():
+    records = rules_records("french.stackexchange.com")
+
+    assert records[1].reject_reason == "first_person"
+    assert records[1].metadata["language"] == "fr"
+    assert records[1].metadata["rule_hits"]["lists"] == ["fr"]
+    assert records[1].metadata["rule_hits"]["found"] == ["Je", "mon"]
+    assert records[3].reject_reason is None and records[3].metadata["language"] == "fr"  # « je » is named
+    assert rules_records("french.stackexchange.com", first_person=False)[1].reject_reason is None
+
+
+def test_meta_and_niche_sites_are_left_out_unless_asked_for():
+    stats = collections.Counter()
+
+    records = list(iter_records(RULES_FIXTURES, stats=stats))
+
+    by_site = collections.defaultdict(set)
+    for record in records:
+        by_site[record.domain].add(record.reject_reason)
+    assert by_site["physics.meta.stackexchange.com"] == {"meta_site"}
+    assert by_site["codegolf.stackexchange.com"] == {"niche_site"}
+    assert stats["sites_left_out"] == 2 and len(warnings_of(stats)) == 2
+    assert "codegolf.stackexchange.com is on the niche list" in warnings_of(stats)[0]
+    again = {r.domain: r.reject_reason for r in iter_records(RULES_FIXTURES, exclude_meta_sites=False, excluded_sites=[])}
+    assert again["physics.meta.stackexchange.com"] is None and again["codegolf.stackexchange.com"] is None
+    assert {r.domain: r.reject_reason for r in iter_records(RULES_FIXTURES, excluded_sites="french")}[
+        "french.stackexchange.com"] == "niche_site"

@@ -7,17 +7,12 @@ import pytest
 
 from curation.sources.records import SourceFormatError
 from curation.sources.wikihow import iter_records, title_as_question
+from tests.samples import SHARED_DATA
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "wikihow"
 STEPS = FIXTURES / "steps.csv"
 WIKIHOW_ALL = FIXTURES / "wikihow_all.csv"
-SCRAPE = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared"
-    / "data"
-    / "wikihow"
-    / "wikihow_title_heading_paragraph.csv"
-)
+SCRAPE = SHARED_DATA / "wikihow" / "wikihow_title_heading_paragraph.csv"
 
 DEBRIS = (
     "Research source",
