@@ -5,7 +5,15 @@ from django.db import models
 from core.jobs.models import Job
 
 
+def source_kinds():
+    """Source.kind's choices: every source module declares its kind (curation.sources.plugins)."""
+    from curation.sources.plugins import kind_choices
+
+    return kind_choices()
+
+
 class Source(models.Model):
+    # The built-in kinds, by name; a source module added later needs no entry here.
     class Kind(models.TextChoices):
         STACKEXCHANGE = "stackexchange", "Stack Exchange"
         WIKIHOW = "wikihow", "wikiHow"
@@ -14,7 +22,7 @@ class Source(models.Model):
         MANUAL = "manual", "Hand-written"
         JSONL = "jsonl", "JSONL"
 
-    kind = models.CharField(max_length=32, choices=Kind.choices)
+    kind = models.CharField(max_length=32, choices=source_kinds)
     name = models.CharField(max_length=200, help_text="e.g. cooking.stackexchange.com or r/WritingPrompts")
     licence = models.CharField(max_length=200, blank=True)
     url = models.URLField(blank=True)
@@ -51,6 +59,8 @@ class ImportRun(Job):
         default=0, help_text="Selected, but a person edited or reviewed the example: left alone"
     )
     rejected_by_reason = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True, help_text="What the parser noted of the file as a whole")
+    parser_stats = models.JSONField(default=dict, blank=True, help_text="The parser's own counts")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:

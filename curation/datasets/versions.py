@@ -30,7 +30,7 @@ from django.db.models import Count, F, IntegerField, Value
 
 from curation.datasets.contamination import OverlapFinder
 from curation.datasets.exports import SPLITS, source_label
-from curation.models import DatasetItem, DatasetVersion, Example, Revision, Source
+from curation.models import DatasetItem, DatasetVersion, Example, Revision, Source, source_kinds
 
 EVAL_SPLITS = ("dev", "test")
 SHOWN_PAIRS = 200  # contamination pairs kept in a manifest and shown on a page
@@ -97,12 +97,12 @@ class Selection:
         if bad_splits:
             raise FreezeError(f"Unknown split(s): {', '.join(sorted(bad_splits))}.", field="splits")
         bad_sources = {
-            s for s in lists["sources"] if not (s.isdigit() and int(s) <= MAX_ID) and s not in Source.Kind.values
+            s for s in lists["sources"] if not (s.isdigit() and int(s) <= MAX_ID) and s not in {kind for kind, _ in source_kinds()}
         }
         if bad_sources:
             raise FreezeError(
                 f"Unknown source(s): {', '.join(sorted(bad_sources))}; use a kind "
-                f"({', '.join(Source.Kind.values)}) or a source id.", field="sources",
+                f"({', '.join(kind for kind, _ in source_kinds())}) or a source id.", field="sources",
             )
         return cls(status=status, **lists)
 

@@ -18,7 +18,7 @@ from curation.datasets.export_jobs import ExportRequestError, start_export
 from curation.datasets.exports import SPLITS, file_name
 from curation.datasets.formats import all_formats
 from curation.datasets.freeze_jobs import needs_a_job, start_freeze_job
-from curation.models import DatasetVersion, Example, FreezeJob, Source
+from curation.models import DatasetVersion, Example, FreezeJob, Source, source_kinds
 
 DIFF_ROWS_SHOWN = 100
 FREEZE_JOBS_SHOWN_FOR = timedelta(hours=1)  # finished freezes stay on the list page this long
@@ -48,7 +48,7 @@ class FreezeForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         present = Source.objects.order_by().values_list("kind", flat=True).distinct()
-        self.fields["sources"].choices = [(k, Source.Kind(k).label) for k in Source.Kind.values if k in set(present)]
+        self.fields["sources"].choices = [(k, label) for k, label in source_kinds() if k in set(present)]
 
     def selection(self):
         data = self.cleaned_data

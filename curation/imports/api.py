@@ -15,8 +15,9 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from core.api import JOB_FIELDS, CuratedAPI, JobActions
-from curation.imports.ingest import KINDS, ImportOptionError, rescue_record, save_upload, start_import
+from curation.imports.ingest import ImportOptionError, rescue_record, save_upload, start_import
 from curation.models import ImportRun, RejectedRecord, Source
+from curation.sources.plugins import importable_kinds
 
 router = SimpleRouter()
 
@@ -67,7 +68,7 @@ class ImportRunSerializer(serializers.ModelSerializer):
 
 
 class ImportRunCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=KINDS)
+    kind = serializers.ChoiceField(choices=importable_kinds())
     file = serializers.FileField(required=False, help_text="The file to import (multipart upload)")
     path = serializers.CharField(required=False, help_text="Or a file or folder on the server")
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)

@@ -35,7 +35,6 @@ died (killed, out of memory) stops beating and the reaper fails it after JOB_HEA
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import logging
@@ -58,7 +57,7 @@ from core.jobs.context import Cancelled, JobFailed, Lost
 from core.jobs.kinds import job_kind
 from core.jobs.runner import enqueue, execute
 from curation.imports import sampling
-from curation.models import Example, ImportRun, RejectedRecord, Review, Revision, Source
+from curation.models import Example, ImportRun, RejectedRecord, Review, Revision
 from curation.services import (
     StaleEdit,
     content_hash,
@@ -68,7 +67,8 @@ from curation.services import (
     get_or_create_source,
     normalize_turns,
 )
-from curation.sources.records import Record, SourceFormatError
+from curation.sources import plugins
+from curation.sources.records import Record, SourceFormatError, warnings_of
 
 logger = logging.getLogger(__name__)
 
@@ -81,76 +81,40 @@ DUPLICATE_RECORD = "duplicate_record"
 
 # Reasons decided without cleaning any text: counted, and only a sample of them stored (see above).
 COUNT_ONLY_PREFIXES = ("answer_score_below_", "submission_score_below_", "comment_score_below_")
-COUNT_ONLY_REASONS = frozenset({"no_answer", "no_top_level_comment", "submission_deleted", "submission_removed"})
+COUNT_ONLY_REASONS = frozenset({
+    "no_answer", "no_top_level_comment", "submission_deleted", "submission_removed",
+    "meta_site", "niche_site",  # decided from the site name alone: a meta dump has ~100k of them, with no text
+})
 
 # Keys of ImportRun.options read here; every other key is passed to the parser's iter_records.
 RUN_OPTIONS = ("seed", "target", "tau", "within", "rejected_sample")
-
-
-@dataclass(frozen=True)
-class KindPlan:
-    """How one Source kind is read and sampled."""
-
-    module: str
-    # Default sampling: a target per group (groups from stem_sites.toml), one target, or None to keep
-    # every accepted record (sources people choose from by hand, and ready-made conversation files).
-    targets: int | dict | None
-    tau: float | None = sampling.DEFAULT_TAU
-    within: str = "top"  # within a domain: best-ranked first, or at random
-    passes: int = 1  # how many times the parser reads its input (for the progress bar)
-    licence: str = ""
-    url: str = ""
-    default_name: str = ""
-
-
-PLANS = {
-    # LIMA.md: 200 STEM + 200 other, across exchanges with tau = 3, highest-scoring questions first.
-    Source.Kind.STACKEXCHANGE: KindPlan(
-        "curation.sources.stackexchange", dict(sampling.STACKEXCHANGE_TARGETS), passes=2, licence="CC BY-SA", url="https://archive.org/details/stackexchange",
-    ),
-    # LIMA.md: 200 articles, "first draw one of 19 categories, then an article in it" (uniform).
-    Source.Kind.WIKIHOW: KindPlan(
-        "curation.sources.wikihow", 200, tau=None, within="random", licence="CC BY-NC-SA 3.0",
-        url="https://www.wikihow.com", default_name="wikiHow",
-    ),
-    # LIMA.md: chosen by hand among the most upvoted posts: every accepted one is a candidate.
-    Source.Kind.REDDIT: KindPlan(
-        "curation.sources.reddit", None, licence="Reddit user content", url="https://files.pushshift.io/reddit/",
-    ),
-    # LIMA.md: 50 generation tasks, one random instance each.
-    Source.Kind.NATURAL_INSTRUCTIONS: KindPlan(
-        "curation.sources.natural_instructions", 50, tau=None, within="random", licence="Apache-2.0",
-        url="https://github.com/allenai/natural-instructions", default_name="Super-NaturalInstructions",
-    ),
-    Source.Kind.JSONL: KindPlan("curation.sources.jsonl", None, within="random"),
-}
-KINDS = tuple(PLANS)
 
 
 class ImportOptionError(ValueError):
     """Options or a path that an import cannot start with; nothing was created."""
 
 
+def plan_for(kind):
+    """The source plug-in of `kind` (curation.sources.plugins), if it can be imported."""
+    try:
+        plan = plugins.get(kind)
+    except LookupError as error:
+        raise ImportOptionError(str(error)) from None
+    if not plan.importable:
+        raise ImportOptionError(f"{plan.label} examples are written in the studio, not imported: "
+                                f"choose one of {', '.join(plugins.importable_kinds())}.")
+    return plan
+
+
 def parser_for(kind):
-    if kind not in PLANS:
-        raise ImportOptionError(f"Unknown source kind {kind!r}: expected one of {', '.join(KINDS)}.")
-    return importlib.import_module(PLANS[kind].module)
+    return plan_for(kind).module()
 
 
 # --- Starting an import ---------------------------------------------------------------------------
 
 def default_source_name(kind, path, options):
     """The Source a file belongs to when no name is given: the exchange site, the subreddits, ..."""
-    plan, path = PLANS[kind], Path(path)
-    if kind == Source.Kind.STACKEXCHANGE:
-        sites = {posts.site for posts in parser_for(kind).find_posts_sources(path, options.get("site"))}
-        return sites.pop() if len(sites) == 1 else path.name
-    if kind == Source.Kind.REDDIT:
-        subreddits = options.get("subreddits") or parser_for(kind).DEFAULT_SUBREDDITS
-        if isinstance(subreddits, str):
-            subreddits = [subreddits]
-        return ", ".join(f"r/{name.removeprefix('r/')}" for name in subreddits)
-    return plan.default_name or path.name
+    return plan_for(kind).name_for(path, options)
 
 
 def _parser_options(kind, options):
@@ -196,7 +160,7 @@ def start_import(kind, path, *, name=None, options=None, user=None, run_async=Tr
         raise ImportOptionError(f"{path}: no such file or folder.")
     _check_run_options(options)
     parser_options = _parser_options(kind, options)
-    if kind == Source.Kind.STACKEXCHANGE and name and "site" not in parser_options:
+    if kind == "stackexchange" and name and "site" not in parser_options:
         # A bare Posts.xml says nothing of its site: the name given is the site.
         try:
             if len(parser_for(kind).find_posts_sources(path)) == 1:
@@ -208,7 +172,7 @@ def start_import(kind, path, *, name=None, options=None, user=None, run_async=Tr
             name = default_source_name(kind, path, options)
         except (SourceFormatError, ValueError):
             name = path.name
-    plan = PLANS[kind]
+    plan = plan_for(kind)
     source = get_or_create_source(kind, name[:200], licence=plan.licence, url=plan.url)
     run = ImportRun.objects.create(
         source=source, file=str(path), options=options, created_by=user if user and user.is_authenticated else None,
@@ -299,19 +263,20 @@ def run_import(run, context):
 
 def _execute(run, tracker, context):
     kind, options = run.source.kind, dict(run.options)
-    plan = PLANS[kind]
-    parser = parser_for(kind)
+    plan = plan_for(kind)
+    parser = plan.module()
     seed = options.get("seed", 0)
     parser_options = _parser_options(kind, options)
     rejected = _RejectedWriter(run, tracker, options.get("rejected_sample", DEFAULT_REJECTED_SAMPLE))
     candidates = []  # shells: (external_id, domain, rank) of accepted records, for the sampler
     seen = set()
+    stats = Counter()  # the parser's own counts, and its warnings about the file as a whole
     tracker.enter("reading")
     with tempfile.TemporaryFile(prefix="import-spool-") as spool:
-        tracker.watch_files(_input_files(kind, run.file, parser_options), plan.passes)
+        tracker.watch_files(plan.files_for(run.file, parser_options), plan.passes)
         # One COPY may stream while the heartbeat thread has the job row on a connection of its own.
         with rejected.streaming(context.thread is not None):
-            for record in parser.iter_records(run.file, seed=seed, **parser_options):
+            for record in parser.iter_records(run.file, seed=seed, stats=stats, **parser_options):
                 tracker.location = record.location
                 record.external_id = _fit_external_id(record.external_id)
                 if record.reject_reason is None:
@@ -327,6 +292,7 @@ def _execute(run, tracker, context):
                 pickle.dump(record, spool, protocol=pickle.HIGHEST_PROTOCOL)
                 candidates.append(sampling.Candidate(record.external_id, record.domain, _rank(record)))
         del seen
+        context.progress(warnings=warnings_of(stats), parser_stats=dict(stats))
 
         tracker.enter("sampling")
         selected = _select(plan, options, candidates, seed)
@@ -465,22 +431,6 @@ def _spooled(spool):
             yield pickle.load(spool)
         except EOFError:
             return
-
-
-def _input_files(kind, path, parser_options):
-    """The files a parser will read, for the byte-position progress."""
-    path = Path(path)
-    if kind == Source.Kind.STACKEXCHANGE:
-        try:
-            sources = parser_for(kind).find_posts_sources(path, parser_options.get("site"))
-        except (SourceFormatError, ValueError):
-            return []
-        return sorted({posts.path for posts in sources})
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-    return []
 
 
 class _RejectedWriter:

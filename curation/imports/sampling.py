@@ -23,12 +23,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from curation.sources.plugins import DEFAULT_TAU  # noqa: F401 - LIMA's tau, where the sampler's callers find it
 from curation.sources.records import Record
 from curation.sources.stem_sites import load_site_groups, site_group
 
-DEFAULT_TAU = 3.0  # LIMA.md: "temperature tau = 3"
 # LIMA.md: "200 pairs from each group" (Stack Exchange STEM and other).
-STACKEXCHANGE_TARGETS = {"stem": 200, "other": 200}
 NOT_SAMPLED = "not_sampled"
 
 
@@ -101,7 +100,7 @@ def _question_score(record: Record) -> float:
 def select_records(
     records: Iterable[Record],
     *,
-    targets: int | Mapping[str, int] = STACKEXCHANGE_TARGETS,
+    targets: int | Mapping[str, int],
     group_of: Callable[[Record], str] | None = None,
     rank_of: Callable[[Record], float] = _question_score,
     tau: float | None = DEFAULT_TAU,

@@ -18,7 +18,6 @@ from core.markdown import render_markdown
 from core.roles import requires
 from core.views import can_cancel
 from curation.imports.ingest import (
-    KINDS,
     ImportOptionError,
     is_count_only,
     rescue_record,
@@ -26,7 +25,8 @@ from curation.imports.ingest import (
     start_import,
 )
 from curation.imports.rules import CannotLoosen, rerun_loosened, rule_report, run_warnings
-from curation.models import ImportRun, RejectedRecord, Source
+from curation.models import ImportRun, RejectedRecord
+from curation.sources import plugins
 
 ACTIVE = (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING)
 PREVIEW_PER_REASON = 5
@@ -41,7 +41,7 @@ def get_import_run_for_user(request, pk):
 
 
 class ImportForm(forms.Form):
-    kind = forms.ChoiceField(choices=[(kind, Source.Kind(kind).label) for kind in KINDS])
+    kind = forms.ChoiceField(choices=lambda: [(kind.kind, kind.label) for kind in plugins.all_kinds() if kind.importable])
     file = forms.FileField(required=False, help_text="Posts.xml or a site's .7z, a CSV, an NDJSON/.zst, a task JSON, a JSONL")
     path = forms.CharField(required=False, help_text="…or a file or folder on the server")
     name = forms.CharField(required=False, max_length=200, help_text="Source name; default from the file")

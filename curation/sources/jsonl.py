@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from curation.sources._lines import iter_json_lines
+from curation.sources.plugins import SourceKind, register
 from curation.sources.records import SPLITS, Record, Rule, SourceFormatError
 
 FORMATS = ("lima", "openai", "sharegpt", "alpaca")
@@ -316,3 +317,10 @@ def _external_id(item: dict) -> str:
         return str(item["id"])
     canonical = json.dumps(item, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
+
+
+# Ready-made conversations (LIMA's own release, OpenAI, ShareGPT, Alpaca files): every accepted one is kept.
+SOURCE = register(SourceKind(
+    kind="jsonl", label="JSONL", parser=__name__, targets=None, within="random", order=60,
+    buckets={"other": ("Other", 90)},
+))

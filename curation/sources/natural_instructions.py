@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from curation.sources.cleaning import clean_markdown, policy_named
+from curation.sources.plugins import SourceKind, register
 from curation.sources.records import Record, Rule, SourceFormatError
 
 TASKS_URL = "https://github.com/allenai/natural-instructions/blob/master/tasks/{task}.json"
@@ -195,3 +196,11 @@ def _is_classification(categories: list[str]) -> bool:
 def _is_english(metadata: dict) -> bool:
     languages = metadata.get("input_language", []) + metadata.get("output_language", [])
     return all(language.lower() == "english" for language in languages)
+
+
+# LIMA.md: 50 generation tasks, one random instance each.
+SOURCE = register(SourceKind(
+    kind="natural_instructions", label="Super-NaturalInstructions", parser=__name__, targets=50, tau=None,
+    within="random", licence="Apache-2.0", url="https://github.com/allenai/natural-instructions",
+    fixed_name="Super-NaturalInstructions", order=40, buckets={"ni": ("Natural Instructions", 50)},
+))

@@ -47,6 +47,7 @@ from pathlib import Path
 
 from curation.sources._lines import iter_json_lines
 from curation.sources.cleaning import clean_markdown, policy_named
+from curation.sources.plugins import SourceKind, register
 from curation.sources.records import Record, Rule, SourceFormatError, warn
 
 DEFAULT_SUBREDDITS = ("WritingPrompts", "AskReddit")
@@ -438,3 +439,27 @@ def _base36(value: str) -> int:
 
 def _absolute_url(permalink: str) -> str:
     return permalink if permalink.startswith("http") else f"https://www.reddit.com{permalink}"
+
+
+# --- The plug-in ---------------------------------------------------------------------------------------------
+
+def _default_name(path: Path, options: dict) -> str:
+    """The subreddits read: "r/WritingPrompts, r/AskReddit"."""
+    subreddits = options.get("subreddits") or DEFAULT_SUBREDDITS
+    if isinstance(subreddits, str):
+        subreddits = [subreddits]
+    return ", ".join(f"r/{name.removeprefix('r/')}" for name in subreddits)
+
+
+def _bucket(domain: str, metadata: dict, site_groups) -> str:
+    subreddit = (domain or metadata.get("subreddit", "")).lower().removeprefix("r/")
+    return {"writingprompts": "writingprompts", "askreddit": "askreddit"}.get(subreddit, "reddit_other")
+
+
+# LIMA.md: chosen by hand among the most upvoted posts: every accepted one is a candidate.
+SOURCE = register(SourceKind(
+    kind="reddit", label="Reddit (Pushshift)", parser=__name__, targets=None, licence="Reddit user content",
+    url="https://files.pushshift.io/reddit/", default_name=_default_name, bucket=_bucket, order=30,
+    buckets={"writingprompts": ("r/WritingPrompts", 40), "askreddit": ("r/AskReddit", 70),
+             "reddit_other": ("Reddit · other", 80)},
+))

@@ -60,6 +60,7 @@ from curation.sources.filters import (
     judge_answer,
     title_not_self_contained,
 )
+from curation.sources.plugins import SourceKind, register
 from curation.sources.records import Record, Rule, SourceFormatError, warn
 from curation.sources.stem_sites import is_meta_site, is_niche_site, niche_sites
 
@@ -1179,3 +1180,37 @@ def iter_records(
     stats = Counter() if stats is None else stats
     for source in find_posts_sources(path, site):
         yield from _site_records(source, options, stats)
+
+
+# --- The plug-in ---------------------------------------------------------------------------------------------
+
+# LIMA.md: 200 STEM + 200 other, across exchanges with tau = 3, highest-scoring questions first.
+TARGETS = {"stem": 200, "other": 200}
+
+
+def _default_name(path: Path, options: dict) -> str:
+    """The exchange site a dump holds (from the archive's or the folder's name), else the file's name."""
+    sites = {posts.site for posts in find_posts_sources(path, options.get("site"))}
+    return sites.pop() if len(sites) == 1 else path.name
+
+
+def _input_files(path: Path, options: dict) -> list:
+    try:
+        return sorted({posts.path for posts in find_posts_sources(path, options.get("site"))})
+    except (SourceFormatError, ValueError):
+        return []
+
+
+def _bucket(domain: str, metadata: dict, site_groups) -> str:
+    from curation.sources.stem_sites import site_group
+
+    site = domain or metadata.get("site", "")
+    return "se_stem" if site and site_group(site, site_groups) == "stem" else "se_other"
+
+
+SOURCE = register(SourceKind(
+    kind="stackexchange", label="Stack Exchange", parser=__name__, targets=TARGETS, passes=2,
+    licence="CC BY-SA", url="https://archive.org/details/stackexchange", default_name=_default_name,
+    input_files=_input_files, bucket=_bucket, order=10,
+    buckets={"se_stem": ("Stack Exchange · STEM", 10), "se_other": ("Stack Exchange · other", 20)},
+))

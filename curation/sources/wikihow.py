@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from curation.sources.cleaning import clean_markdown, policy_named
+from curation.sources.plugins import SourceKind, register
 from curation.sources.records import Record, Rule, SourceFormatError
 
 LICENCE = "CC BY-NC-SA 3.0"
@@ -402,3 +403,11 @@ def _this_article_to_following_answer(text: str) -> str:
 
 def _same_text(a: str, b: str) -> bool:
     return " ".join(a.split()).lower() == " ".join(b.split()).lower()
+
+
+# LIMA.md: 200 articles, "first draw one of 19 categories, then an article in it" (uniform).
+SOURCE = register(SourceKind(
+    kind="wikihow", label="wikiHow", parser=__name__, targets=200, tau=None, within="random",
+    licence="CC BY-NC-SA 3.0", url="https://www.wikihow.com", fixed_name="wikiHow", order=20,
+    buckets={"wikihow": ("wikiHow", 30)},
+))

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.charts.bars import bar_chart, heat_level
 from curation.models import CompositionTarget, Example, Review
+from curation.sources import plugins
 from curation.workspace import figures
 from curation.workspace.access import requires
 from curation.workspace.forms import TargetsForm, target_field_name
@@ -34,7 +35,7 @@ def dashboard_page(request):
         "can_edit_targets": request.user.has_perm("curation.change_compositiontarget"),
         "target_rows": [
             (label, [(target_field_name(split, bucket), targets.get((split, bucket), 0)) for split in figures.SPLITS])
-            for bucket, label in figures.BUCKETS.items()
+            for bucket, label in plugins.buckets().items()
         ],
         "splits": figures.SPLITS,
     }

@@ -10,21 +10,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from core.stats import Comparison, agreement
-from curation.sources.stem_sites import load_site_groups, site_group
+from curation.sources import plugins
+from curation.sources.stem_sites import load_site_groups
 from curation.workspace.lint import estimate_tokens
 
-# Source groups, in the order of LIMA's Table 1.
-BUCKETS = {
-    "se_stem": "Stack Exchange · STEM",
-    "se_other": "Stack Exchange · other",
-    "wikihow": "wikiHow",
-    "writingprompts": "r/WritingPrompts",
-    "ni": "Natural Instructions",
-    "hand_written": "Hand-written",
-    "askreddit": "r/AskReddit",
-    "reddit_other": "Reddit · other",
-    "other": "Other",
-}
 SPLITS = ("train", "dev", "test")
 
 # LIMA.md, Table 1: 1,000 train examples, 50 dev, 300 test (70 r/AskReddit + 230 hand-written).
@@ -60,18 +49,15 @@ DECISION_LABEL = {"approve": "A", "reject": "B", "needs_edit": "tie"}
 
 
 def bucket_of(kind, domain="", metadata=None, site_groups=None):
-    """The LIMA source group of an example from its source kind, domain and metadata.
+    """The LIMA source group of an example from its source kind, domain and metadata (its source module says).
 
     site_groups: the STEM/other mapping (curation.sources.stem_sites.load_site_groups()); read once per call if not given.
     """
-    metadata = metadata or {}
-    if kind == "stackexchange":
-        site = domain or metadata.get("site", "")
-        return "se_stem" if site and site_group(site, site_groups) == "stem" else "se_other"
-    if kind == "reddit":
-        subreddit = (domain or metadata.get("subreddit", "")).lower().removeprefix("r/")
-        return {"writingprompts": "writingprompts", "askreddit": "askreddit"}.get(subreddit, "reddit_other")
-    return {"wikihow": "wikihow", "natural_instructions": "ni", "manual": "hand_written"}.get(kind, "other")
+    try:
+        source = plugins.get(kind)
+    except LookupError:
+        return "other"
+    return source.bucket_of(domain, metadata, site_groups)
 
 
 # --- Composition -----------------------------------------------------------------------------------------
@@ -120,7 +106,8 @@ def composition(counts, targets):
         cell = cells[(bucket, split)]
         setattr(cell, status, getattr(cell, status) + n)
     present = {bucket for bucket, _ in cells}
-    order = [b for b in BUCKETS if b in present] + sorted(present - set(BUCKETS))
+    buckets = plugins.buckets()  # source groups in LIMA's Table 1 order, each source module declaring its own
+    order = [b for b in buckets if b in present] + sorted(present - set(buckets))
     rows, totals = [], {}
     for split in (*SPLITS, "unassigned"):
         total = Cell(target=0 if split != "unassigned" else None)
@@ -134,7 +121,7 @@ def composition(counts, targets):
         totals[split] = total
     for bucket in order:
         rows.append(CompositionRow(
-            bucket, BUCKETS.get(bucket, bucket),
+            bucket, buckets.get(bucket, bucket),
             {split: cells.get((bucket, split), Cell()) for split in (*SPLITS, "unassigned")},
         ))
     return Composition(rows, totals)
@@ -185,13 +172,14 @@ def length_summaries(rows):
         prompts[bucket].append(prompt_tokens)
         if response_tokens is not None:
             responses[bucket].append(response_tokens)
-    order = [b for b in BUCKETS if b in prompts] + sorted(set(prompts) - set(BUCKETS))
+    buckets = plugins.buckets()
+    order = [b for b in buckets if b in prompts] + sorted(set(prompts) - set(buckets))
     mean = (lambda xs: sum(xs) / len(xs) if xs else 0.0)
     summaries = []
     for bucket in order:
         lima = LIMA_AVERAGE_TOKENS.get(bucket, (None, None))
         summaries.append(LengthSummary(
-            bucket, BUCKETS.get(bucket, bucket), len(prompts[bucket]),
+            bucket, buckets.get(bucket, bucket), len(prompts[bucket]),
             histogram(prompts[bucket]), histogram(responses[bucket]),
             mean(prompts[bucket]), mean(responses[bucket]), lima[0], lima[1],
         ))

@@ -4,7 +4,8 @@ from django.core.exceptions import ValidationError
 
 from curation.models import Example, Review
 from curation.services import normalize_turns
-from curation.workspace.figures import BUCKETS, SPLITS
+from curation.sources import plugins
+from curation.workspace.figures import SPLITS
 
 MAX_TAGS = 20
 
@@ -114,7 +115,7 @@ class TargetsForm(forms.Form):
         super().__init__(*args, **kwargs)
         targets = targets or {}
         for split in SPLITS:
-            for bucket, label in BUCKETS.items():
+            for bucket, label in plugins.buckets().items():
                 self.fields[target_field_name(split, bucket)] = forms.IntegerField(
                     min_value=0, max_value=1_000_000, required=False, label=f"{split} · {label}",
                     initial=targets.get((split, bucket), 0),
@@ -124,5 +125,5 @@ class TargetsForm(forms.Form):
         return {
             (split, bucket): self.cleaned_data.get(target_field_name(split, bucket)) or 0
             for split in SPLITS
-            for bucket in BUCKETS
+            for bucket in plugins.buckets()
         }

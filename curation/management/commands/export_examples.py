@@ -5,7 +5,7 @@ from django.db.models import Prefetch
 
 from curation.datasets.formats import all_formats, get_format
 from curation.datasets.formats.jsonl import jsonl_line
-from curation.models import Example, Source, Turn
+from curation.models import Example, Turn, source_kinds
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         # The JSONL formats: those that build one row from a conversation.
         parser.add_argument("--format", default="lima", choices=sorted(fmt.name for fmt in all_formats() if fmt.row))
         parser.add_argument("--status", choices=[c for c, _ in Example.Status.choices])
-        parser.add_argument("--source", choices=[c for c, _ in Source.Kind.choices], help="source kind")
+        parser.add_argument("--source", choices=[kind for kind, _ in source_kinds()], help="source kind")
         parser.add_argument("--out", help="file to write (default: stdout)")
 
     def handle(self, *args, format, status, source, out, **options):

@@ -3,8 +3,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.imports.ingest import KINDS, ImportOptionError, start_import, summary
+from curation.imports.ingest import ImportOptionError, start_import, summary
 from curation.models import ImportRun
+from curation.sources.plugins import importable_kinds
 
 
 def _target(value):
@@ -33,7 +34,7 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=KINDS)
+        parser.add_argument("kind", choices=importable_kinds())
         parser.add_argument("path")
         parser.add_argument("--name", help="Source name (default from the file: the exchange site, the subreddits...)")
         parser.add_argument("--seed", type=int, default=0, help="Same inputs and seed give the same selection")

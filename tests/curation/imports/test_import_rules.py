@@ -3,7 +3,6 @@ loosens it, and the re-run with it loosened."""
 from pathlib import Path
 
 import pytest
-from django.template.loader import render_to_string
 
 from curation.imports.ingest import start_import
 from curation.imports.rules import CannotLoosen, loosened_options, rule_report, run_warnings
@@ -105,11 +104,10 @@ def test_not_sampled_is_loosened_by_keeping_every_accepted_record(alice, tmp_pat
     assert (row.option, row.loosened_value) == ("target", "all")
 
 
-def test_the_warnings_a_run_keeps_show_above_the_report(rules_run):
-    # ImportRun.warnings is the ingest's to add (the parsers' stats.warnings); until then there are none.
-    assert run_warnings(rules_run) == []
-    rules_run.warnings = ["physics.meta.stackexchange.com is a meta site: its 1 questions are left out (meta_site)"]
+def test_the_parsers_warnings_are_kept_on_the_run_and_shown_above_the_report(rules_run, client_of, alice):
+    warnings = run_warnings(rules_run)
 
-    html = render_to_string("curation/_import_rules.html", {"run": rules_run, "rules": [], "warnings": run_warnings(rules_run)})
-
-    assert 'class="flash flash-warning run-warnings"' in html and "is a meta site" in html
+    assert any("is on the niche list" in warning and "(niche_site)" in warning for warning in warnings)
+    assert rules_run.parser_stats  # the parser's own counts are kept too
+    html = client_of(alice).get(f"/imports/{rules_run.pk}/").content.decode()
+    assert 'class="flash flash-warning run-warnings"' in html and "is on the niche list" in html
