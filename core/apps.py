@@ -7,3 +7,9 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "LIMA Studio core"
+
+    def ready(self):
+        # The serverless broker shares folders between the web process and the worker; both create them.
+        from core.broker import ensure_broker_folders
+
+        ensure_broker_folders()

@@ -62,7 +62,7 @@ class CanLabel(BasePermission):
     """May the user record labels of some protocol (judgments, ratings)?"""
 
     def has_permission(self, request, view):
-        return any(request.user.has_perm(protocol.permission("add")) for protocol in protocols.REGISTRY.values())
+        return any(request.user.has_perm(protocol.permission("add")) for protocol in protocols.all_protocols())
 
 
 class GenerationRunViewSet(InferenceAPI, JobActions, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

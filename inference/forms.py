@@ -151,7 +151,7 @@ class StudyForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("kind") in protocols.REGISTRY and data.get("first_run") is not None:
+        if data.get("kind") in dict(protocols.choices()) and data.get("first_run") is not None:
             refused = protocols.get(data["kind"]).check_runs(self.runs())
             if refused:
                 raise ValidationError(refused)

@@ -82,7 +82,8 @@ def ensure_version():
 
 
 def gpu_worker_running():
-    from config.celery import app, ensure_broker_folders
+    from config.celery import app
+    from core.broker import ensure_broker_folders
 
     ensure_broker_folders()
     try:

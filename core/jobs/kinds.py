@@ -9,8 +9,11 @@ runner's (core.jobs.runner) and the reaper's (core.jobs.reaper).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,15 @@ class JobKind:
     # Errors whose message already says what is wrong, for a person (a malformed file, a refused option):
     # shown as they are. Any other exception is shown with its type, and logged with its traceback.
     expected_errors: tuple[type[BaseException], ...] = ()
+
+    def discard_safely(self, job):
+        """Remove what a failed or cancelled attempt of `job` left; a failure here is logged, never raised (the
+        job's end is written all the same)."""
+        if self.discard is not None:
+            try:
+                self.discard(job)
+            except Exception:
+                logger.exception("%s #%s: what it left could not all be removed", self.noun, job.pk)
 
     @property
     def label(self) -> str:

@@ -14,7 +14,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.jobs.kinds import KINDS
-from core.jobs.runner import _discard
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ def _reap_one(kind, job, now, timeout, restarted):
                 status=status, error="" if status == model.Status.CANCELLED else cause, finished_at=now,
             )
             if updated:
-                _discard(kind, job)
+                kind.discard_safely(job)
     except OperationalError:  # SQLite: its worker holds the write lock (a long saving transaction): it is alive
         logger.info("%s #%s looks silent but the database is busy: not reaped", kind.noun, job.pk)
         return False

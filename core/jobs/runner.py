@@ -18,11 +18,15 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.broker import broker_address
 from core.errors import ConflictError
 from core.jobs.context import Cancelled, JobContext, JobFailed, Lost
 from core.jobs.kinds import kind_for_label, kind_of
 
 logger = logging.getLogger(__name__)
+
+
+RUN_JOB_TASK = "core.run_job"  # core/tasks.py: the one task that runs any kind
 
 
 class JobStateError(ConflictError, ValueError):
@@ -31,26 +35,17 @@ class JobStateError(ConflictError, ValueError):
 
 # --- Queueing ----------------------------------------------------------------------------------------------
 
-def broker_address() -> str:
-    """The broker's URL without its password, for messages."""
-    from kombu.utils.url import maybe_sanitize_url
-
-    from config.celery import app
-
-    return maybe_sanitize_url(app.conf.broker_url or "")
-
-
 def enqueue(job):
     """Send `job` to its kind's queue once the current transaction commits (at once outside one)."""
     kind = kind_of(job)
 
     def send():
-        from core.tasks import run_job
+        from celery import current_app as app  # config.celery's, made current when the project starts
 
         try:
             # A broker that is down answers at once (connection refused); two quick retries ride out a blip.
-            run_job.apply_async(
-                args=[kind.label, job.pk], queue=kind.queue, retry=True,
+            app.send_task(
+                RUN_JOB_TASK, args=[kind.label, job.pk], queue=kind.queue, retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5},
             )
         except Exception as error:
@@ -100,7 +95,7 @@ def execute(label, pk, worker_name=""):
             status, error = model.Status.FAILED, describe_failure(kind, job, exc)
     if status is None:
         logger.warning("%s #%s was ended by the reaper while it ran here; its work is dropped", kind.noun, pk)
-        _discard(kind, job)
+        kind.discard_safely(job)
     else:
         finish(kind, job, status, error, context.final_fields())
     job.refresh_from_db()
@@ -128,16 +123,8 @@ def finish(kind, job, status, error="", fields=None):
             status=status, error=error, finished_at=timezone.now(), heartbeat_at=timezone.now(), **(fields or {}),
         )
         if ended and status != model.Status.SUCCEEDED:
-            _discard(kind, job)
+            kind.discard_safely(job)
     return ended
-
-
-def _discard(kind, job):
-    if kind.discard is not None:
-        try:
-            kind.discard(job)
-        except Exception:
-            logger.exception("%s #%s: what it left could not all be removed", kind.noun, job.pk)
 
 
 # --- Cancelling --------------------------------------------------------------------------------------------
@@ -151,7 +138,7 @@ def cancel(job, **also):
         if model.objects.filter(pk=job.pk, status=model.Status.QUEUED).update(
             status=model.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(), **also,
         ):
-            _discard(kind, job)
+            kind.discard_safely(job)
             job.refresh_from_db()
             return job
     if not model.objects.filter(pk=job.pk, status=model.Status.RUNNING).update(cancel_requested=True, **also):

@@ -13,7 +13,7 @@ import itertools
 from core import stats
 from core.charts.stacked import stacked_bars
 from inference.models import Judgment, Study
-from inference.protocols import LINEAGE_COLUMNS, Label, Protocol, share, usernames
+from inference.protocols.base import LINEAGE_COLUMNS, Label, Protocol, register, share, usernames
 
 CATEGORIES = [("win", "seg-win", "wins"), ("tie", "seg-tie", "tie"), ("loss", "seg-loss", "loses")]
 POINTS = {"win": 1.0, "tie": 0.5, "loss": 0.0}  # the ranking: a run's share of comparisons won, a tie half
@@ -106,3 +106,6 @@ class PairwiseProtocol(Protocol):
             first = first_of.get(frozenset((left, row["right_run"])), left)
             yield {**row, "first_run": first,
                    "outcome_for_first_run": stats.outcome(row["label"], swapped=first != left)}
+
+
+register(PairwiseProtocol())

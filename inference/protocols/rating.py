@@ -10,7 +10,7 @@ from __future__ import annotations
 from core import stats
 from core.charts.stacked import stacked_bars
 from inference.models import Rating
-from inference.protocols import Label, Protocol, share, usernames
+from inference.protocols.base import Label, Protocol, register, share, usernames
 
 CATEGORIES = [("Excellent", "seg-excellent", "Excellent"), ("Pass", "seg-pass", "Pass"), ("Fail", "seg-fail", "Fail")]
 POINTS = {"Fail": 0.0, "Pass": 0.5, "Excellent": 1.0}  # the ranking: a run's mean rating
@@ -73,3 +73,6 @@ class RatingProtocol(Protocol):
     def chart(self, results):
         rows = [(r["name"], f"{r['n_items']} responses", r["shares"]) for r in results["ratings"]]
         return stacked_bars(rows, CATEGORIES) if rows else None
+
+
+register(RatingProtocol())
