@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from curation.models import DatasetVersion
 from training import charts
-from training.forms import TrainingRunForm
+from training.forms import TrainingRunForm, batch_warning, trainable_versions
 from training.mask_preview import load_tokenizer, preview_tokens, preview_turns
 from training.models import Checkpoint
 from training.services import (
@@ -50,7 +50,7 @@ def run_list(request):
 @login_required
 def run_new(request):
     require(request.user, START)
-    form = TrainingRunForm(request.POST or None)
+    form = TrainingRunForm(request.POST or None, preset=request.GET.get("preset"))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -60,8 +60,30 @@ def run_new(request):
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
             messages.success(request, f"{run.title} is queued for a GPU worker.")
+            warning = batch_warning(data["dataset_version"], data["overrides"].get("batch_size"))
+            if warning:
+                messages.warning(request, warning)
             return redirect("training-run", pk=run.pk)
-    return render(request, "training/new.html", {"form": form}, status=422 if form.errors else 200)
+    version = form["dataset_version"].value()
+    context = {"form": form, "batch_warning": batch_warning(_version(version), form["batch_size"].value())}
+    return render(request, "training/new.html", context, status=422 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def batch_check(request):
+    """The form's warning when the batch is larger than the chosen version's train split (htmx, as values change)."""
+    require(request.user, START)
+    warning = batch_warning(_version(request.GET.get("dataset_version")), request.GET.get("batch_size"))
+    return render(request, "training/_batch_warning.html", {"batch_warning": warning})
+
+
+def _version(pk):
+    """A trainable version (with its train_count) by id, or the newest one when none is given; None if none."""
+    versions = trainable_versions()
+    if pk in (None, ""):
+        return versions.first()
+    return versions.filter(pk=_int(pk, 0)).first()
 
 
 @login_required
@@ -146,11 +168,12 @@ def mask_preview(request):
     max_length = max(16, _int(request.GET.get("max_length"), PREVIEW_MAX_LENGTH))
     turns = items[index].revision.turns
     note = ""
+    base_model = (request.GET.get("base_model") or "").strip() or request.GET.get("base_model_choice") or ""
     try:
-        tokenizer = load_tokenizer(resolve_base_model(request.GET.get("base_model")))
-        preview = preview_tokens(tokenizer, turns, max_length, name=request.GET.get("base_model", ""))
+        tokenizer = load_tokenizer(resolve_base_model(base_model))
+        preview = preview_tokens(tokenizer, turns, max_length, name=base_model)
     except Exception as error:  # any model folder may fail to load: say why and show the mask per utterance
-        note = f"No tokenizer loaded from “{request.GET.get('base_model') or '(none)'}” ({error}); the mask is shown per utterance."
+        note = f"No tokenizer loaded from “{base_model or '(none)'}” ({error}); the mask is shown per utterance."
         preview = preview_turns(turns)
     context = {"preview": preview, "note": note, "index": index, "count": len(items), "next_index": (index + 1) % len(items),
                "item": items[index], "version": version}

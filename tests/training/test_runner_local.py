@@ -128,3 +128,26 @@ def test_runs_write_under_the_training_output_root(settings, chats, tiny_model_d
     settings.TRAINING_OUTPUT_ROOT = str(tmp_path / "shared" / "runs")
     run = start_training_run(frozen_version(chats[:4]), str(tiny_model_dir), enqueue=False)
     assert Path(run.output_dir) == (tmp_path / "shared" / "runs" / str(run.pk)).resolve()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_the_quick_demo_makes_the_tiny_model_visibly_learn_the_demo_dataset(media, tmp_path):
+    from training.demo import DEMO_CORPUS, QUICK_DEMO, ensure_tiny_model
+
+    # given the tiny model `make run` builds, and the demo dataset's train split
+    model = ensure_tiny_model(tmp_path / "models" / "tiny-demo", DEMO_CORPUS)
+    rows = [json.loads(line) for line in DEMO_CORPUS.read_text().splitlines() if line.strip()]
+    train = [row["conversations"] for row in rows if row["split"] == "train" and row["status"] == "approved"]
+    run = start_training_run(frozen_version(train, name="demo"), str(model), QUICK_DEMO, enqueue=False)
+    # when the quick demo's recipe trains it
+    run = execute("training.trainingrun", run.pk)
+    # then the loss falls by more than a nat, no example was trimmed, and its checkpoints are LIMA's window
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.log_tail
+    assert run.total_steps == 130 and run.data_report["trimmed"] == 0
+    losses = run.metrics["loss"]
+    assert losses[0] == pytest.approx(6.24, abs=0.01) and losses[-1] < losses[0] - 1.5
+    assert run.epoch_losses[-1] < run.epoch_losses[0] - 1.0
+    assert [c.epoch for c in run.checkpoints.all()] == list(range(5, 11)) and all(c.in_window for c in run.checkpoints.all())
+    print(f"quick demo: loss {losses[0]:.3f} -> {losses[-1]:.3f}, epochs {run.epoch_losses[0]:.3f} -> "
+          f"{run.epoch_losses[-1]:.3f}, {run.duration.total_seconds():.1f} s")

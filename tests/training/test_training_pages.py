@@ -1,5 +1,6 @@
 """The training pages: who sees and does what, the form with LIMA's defaults, a run's page with its charts,
 checkpoints and lineage, and the loss-mask preview."""
+import html
 import re
 from datetime import timedelta
 
@@ -89,6 +90,102 @@ def test_an_admin_starts_a_run_from_the_form_keeping_only_what_she_changed(clien
     run = TrainingRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/training/{run.pk}/"
     assert run.overrides == {"epochs": 2} and run.name == "first" and run.created_by == alice
+
+
+@pytest.mark.django_db
+def test_the_recipes_text_fields_are_choices_and_their_values_reach_the_overrides(client_of, alice, version, tiny_model_dir, media):
+    page = client_of(alice).get("/training/new/").content.decode()
+    for name, values in (("overlong", ["cut", "drop"]), ("gradient_checkpointing", ["auto", "true", "false", "selective"]),
+                         ("packing", ["auto", "true", "false"]), ("bf16", ["auto", "true", "false"])):
+        select = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', page, re.S).group(1)
+        assert re.findall(r'value="([^"]*)"', select) == values, name
+    assert re.search(r'<option value="cut" selected>', page)
+    response = client_of(alice).post("/training/new/", {
+        "dataset_version": version.pk, "base_model": str(tiny_model_dir), "overlong": "drop",
+        "gradient_checkpointing": "selective", "packing": "true", "bf16": "auto", "length_grouping": "on",
+    })
+    assert response.status_code == 302, response.context["form"].errors
+    assert TrainingRun.objects.get().overrides == {"overlong": "drop", "gradient_checkpointing": "selective", "packing": True}
+
+
+@pytest.fixture
+def model_dirs(settings, tmp_path, tiny_model_dir):
+    """var/models/tiny-demo and a MODEL_DIRS folder holding one more model (and a folder that is not one)."""
+    import shutil
+
+    settings.VAR_DIR = tmp_path / "var"
+    tiny = shutil.copytree(tiny_model_dir, tmp_path / "var" / "models" / "tiny-demo")
+    other = shutil.copytree(tiny_model_dir, tmp_path / "shelf" / "my-llama")
+    (tmp_path / "shelf" / "notes").mkdir()
+    settings.MODEL_DIRS = [str(tmp_path / "shelf")]
+    return tiny.resolve(), other.resolve()
+
+
+@pytest.mark.django_db
+def test_the_form_offers_the_local_models_and_proposes_the_tiny_one(client_of, alice, version, model_dirs):
+    tiny, other = model_dirs
+    page = client_of(alice).get("/training/new/").content.decode()
+    picker = re.search(r'<select name="base_model_choice"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert re.findall(r'value="([^"]*)"', picker) == [str(tiny), str(other), ""]
+    assert f'<option value="{tiny}" selected>' in picker and "notes" not in picker
+    # the loss-mask preview reads the picked model's tokenizer
+    preview = client_of(alice).get(f"/training/mask-preview/?dataset_version={version.pk}&base_model=&base_model_choice={other}")
+    assert "No tokenizer loaded" not in preview.content.decode() and "tok-trained" in preview.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_picked_model_trains_unless_a_path_is_typed(client_of, alice, version, model_dirs, tiny_model_dir, media):
+    tiny, other = model_dirs
+    client = client_of(alice)
+    # given the picker alone
+    assert client.post("/training/new/", {"dataset_version": version.pk, "base_model_choice": str(other)}).status_code == 302
+    # given the picker and a typed path: the path
+    assert client.post("/training/new/", {"dataset_version": version.pk, "base_model_choice": str(tiny),
+                                          "base_model": str(tiny_model_dir)}).status_code == 302
+    assert [run.base_model for run in TrainingRun.objects.order_by("pk")] == [str(other), str(tiny_model_dir.resolve())]
+    # neither, or a folder that is not offered: refused
+    refused = client.post("/training/new/", {"dataset_version": version.pk, "base_model_choice": ""})
+    assert refused.status_code == 422 and "Choose a model in the list" in refused.content.decode()
+    assert client.post("/training/new/", {"dataset_version": version.pk, "base_model_choice": "/etc"}).status_code == 422
+    assert TrainingRun.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_batch_larger_than_the_train_split_is_warned_about(client_of, alice, version, tiny_model_dir, media):
+    client = client_of(alice)
+    # LIMA's auto batch (64 below 50B parameters) against 2 train examples
+    page = html.unescape(client.get("/training/new/").content.decode())
+    assert "The batch of 64 (auto: LIMA's 64 for models under 50B parameters) is larger than the 2 train examples of lima v1" in page
+    # the warning follows the values as they change
+    check = f"/training/batch-check/?dataset_version={version.pk}&batch_size="
+    assert "batch-warning" not in client.get(check + "2", HTTP_HX_REQUEST="true").content.decode()
+    assert "The batch of 3 is larger" in client.get(check + "3", HTTP_HX_REQUEST="true").content.decode()
+    assert client_of(alice).get(check + "3").status_code == 200
+    # and it is said again once the run is started (it starts: a warning, not a refusal)
+    response = client.post("/training/new/", {"dataset_version": version.pk, "base_model": str(tiny_model_dir), "batch_size": 8}, follow=True)
+    assert response.status_code == 200 and "The batch of 8 is larger than the 2 train examples" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_batch_check_is_for_those_who_may_start_runs(client_of, bob, version):
+    assert client_of(bob).get(f"/training/batch-check/?dataset_version={version.pk}").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_quick_demo_preset_fills_in_its_recipe_and_says_what_to_expect(client_of, alice, version, model_dirs, media):
+    from training.demo import QUICK_DEMO
+
+    client = client_of(alice)
+    response = client.get("/training/new/?preset=demo")
+    page = html.unescape(response.content.decode())
+    assert "Quick demo (not LIMA's recipe)" in page and "6.24 to 4.46" in page
+    form = response.context["form"]
+    data = {name: field.initial for name, field in form.fields.items() if field.initial is not None}
+    data = {k: v for k, v in data.items() if v is not False}
+    data["dataset_version"] = version.pk
+    assert client.post("/training/new/", data).status_code == 302
+    run = TrainingRun.objects.get()
+    assert run.overrides == QUICK_DEMO and run.name == "Quick demo" and run.base_model == str(model_dirs[0])
 
 
 @pytest.mark.django_db
