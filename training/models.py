@@ -16,7 +16,7 @@ class TrainingRun(Job):
 
     noun = "training run"
     progress_unit = "steps"
-    reaped_note = " Resume it to continue from its last checkpoint."
+    reaped_note = " Resume it to continue from its last resume point."
 
     name = models.CharField(max_length=200, blank=True)
     dataset_version = models.ForeignKey(

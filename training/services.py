@@ -122,8 +122,9 @@ def cancel_training_run(run, user=None):
 
 
 def resume_training_run(run, user=None):
-    """Queue a failed or cancelled run again; the engine continues from the run's last checkpoint
-    (with optimizer and scheduler state), or starts over when none was written."""
+    """Queue a failed or cancelled run again; the engine continues from the run's latest resume point (weights,
+    optimizer and scheduler state, at an epoch's end or every save_every_steps steps), or starts over when none
+    was written."""
     updated = TrainingRun.objects.filter(
         pk=run.pk, status__in=[TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED],
     ).update(

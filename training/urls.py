@@ -7,6 +7,7 @@ urlpatterns = [
     path("training/new/", views.run_new, name="training-run-new"),
     path("training/mask-preview/", views.mask_preview, name="training-mask-preview"),
     path("training/batch-check/", views.batch_check, name="training-batch-check"),
+    path("training/compare/", views.run_compare, name="training-compare"),
     path("training/<int:pk>/", views.run_detail, name="training-run"),
     path("training/<int:pk>/status/", views.run_status, name="training-run-status"),
     path("training/<int:pk>/resume/", views.run_resume, name="training-run-resume"),

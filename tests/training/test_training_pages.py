@@ -43,6 +43,22 @@ def trained_run(version, tiny_model_dir, media, alice):
     return run
 
 
+@pytest.fixture
+def reported_run(trained_run):
+    """The run as the runner leaves it once the engine said what it made of the data and wrote a few checkpoints."""
+    TrainingRun.objects.filter(pk=trained_run.pk).update(
+        data_report={"examples": 9, "examples_by_source": {"wikihow": 3, "stackexchange": 6}, "trimmed": 2,
+                     "trimmed_by_source": {"wikihow": 2}, "cut": 1, "cut_by_source": {"wikihow": 1}, "dropped": 1,
+                     "dropped_by_source": {"stackexchange": 1},
+                     "source_token_share": {"wikihow": 0.5012, "stackexchange": 0.4988}},
+        resume_point={"epoch": 2, "step": 3, "path": f"{trained_run.output_dir}/resume-step-000003", "bytes": 3_600_000},
+    )
+    Checkpoint.objects.filter(run=trained_run).update(bytes=1_200_000, dtype="bfloat16")
+    Checkpoint.objects.create(run=trained_run, epoch=5, step=10, path=f"{trained_run.output_dir}/checkpoint-epoch-05", bytes=1_200_000)
+    trained_run.refresh_from_db()
+    return trained_run
+
+
 @pytest.mark.django_db
 def test_anonymous_visitors_are_sent_to_log_in(client):
     response = client.get("/training/")
@@ -56,7 +72,7 @@ def test_an_annotator_sees_runs_but_not_the_form_nor_the_buttons(client_of, bob,
     assert listing.status_code == 200 and f"/training/{trained_run.pk}/" in listing.content.decode()
     assert "New run" not in listing.content.decode()
     page = client.get(f"/training/{trained_run.pk}/").content.decode()
-    assert "Cancel training run" not in page and ">Choose<" not in page
+    assert "Cancel training run" not in page and ">Choose" not in page
     assert client.get("/training/new/").status_code == 403
     response = client.post("/training/new/", {"dataset_version": version.pk, "base_model": str(tiny_model_dir)})
     assert response.status_code == 403
@@ -207,7 +223,7 @@ def test_a_runs_page_shows_progress_charts_checkpoints_log_and_lineage(client_of
     assert loss_path.startswith("M") and loss_path.count("L") == 2  # three steps
     assert 'class="chart-marker"' in page and "epoch 1: mean loss 5.0000" in page
     assert 'class="line-chart chart-lr"' in page
-    assert "checkpoint-epoch-01" in page and ">Choose<" in page and "Cancel training run" in page
+    assert "checkpoint-epoch-01" in page and ">Choose…<" in page and "Cancel training run" in page
     assert "&lt;b&gt;markup&lt;/b&gt;" in page  # the log is text, never markup
     assert 'hx-get="/training/%d/status/"' % trained_run.pk in page
 
@@ -224,8 +240,8 @@ def test_the_status_partial_stops_polling_once_the_run_ended(client_of, alice, t
 @pytest.mark.django_db
 def test_choosing_a_checkpoint_from_the_page_marks_it(client_of, alice, trained_run):
     checkpoint = trained_run.checkpoints.get()
-    response = client_of(alice).post(f"/training/{trained_run.pk}/choose/", {"checkpoint": checkpoint.pk}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 200 and "chosen" in response.content.decode()
+    response = client_of(alice).post(f"/training/{trained_run.pk}/choose/", {"checkpoint": checkpoint.pk, "confirm": "1"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and '<span class="badge badge-succeeded">chosen</span>' in response.content.decode()
     trained_run.refresh_from_db()
     assert trained_run.chosen_checkpoint == checkpoint
 
@@ -257,3 +273,101 @@ def test_without_a_loadable_tokenizer_the_preview_shows_the_mask_per_utterance(c
     page = client_of(alice).get(f"/training/mask-preview/?dataset_version={version.pk}&base_model=/no/such/model").content.decode()
     assert "No tokenizer loaded" in page and "per utterance" in page
     assert re.search(r'<span class="tok tok-trained"[^>]*>A drink made from the leaves of the tea plant\.</span>', page)
+
+
+@pytest.mark.django_db
+def test_a_runs_page_shows_each_sources_share_of_the_trained_tokens_and_what_was_cut(client_of, bob, reported_run):
+    page = html.unescape(client_of(bob).get(f"/training/{reported_run.pk}/").content.decode())
+    rows = re.findall(r'<tr>\s*<th scope="row">(\w+)</th>\s*<td class="num">(\d+)</td>.*?<span class="num">([\d.]+) %</span></td>'
+                      r'\s*<td class="num">([^<]+)</td>\s*<td class="num">([^<]+)</td>\s*<td class="num">([^<]+)</td>', page, re.S)
+    assert rows == [("wikihow", "3", "50.1", "2", "1", "—"), ("stackexchange", "6", "49.9", "—", "—", "1")]
+    assert "2 trimmed to max_length 2048" in page and "1 of them with an answer cut mid-way, trained without an EOT" in page
+    assert "1 left out (overlong = drop)" in page
+
+
+@pytest.mark.django_db
+def test_a_runs_page_shows_its_disk_use_checkpoints_and_resume_point_apart(client_of, alice, reported_run):
+    page = html.unescape(client_of(alice).get(f"/training/{reported_run.pk}/").content.decode())
+    assert "Disk use: 5.7\xa0MB" in page  # 2 × 1.2e6 + 3.6e6 bytes, in MiB as filesizeformat counts
+    assert "2 epoch checkpoints (2.3\xa0MB, weights only" in page
+    assert "the resume point of step 3 (3.4\xa0MB: fp32 weights and the optimizer" in page
+    assert "bfloat16" in page
+
+
+@pytest.mark.django_db
+def test_resume_says_the_step_it_continues_from(client_of, alice, reported_run, django_capture_on_commit_callbacks):
+    TrainingRun.objects.filter(pk=reported_run.pk).update(status=TrainingRun.Status.FAILED)
+    client = client_of(alice)
+    assert ">Resume from step 3</button>" in client.get(f"/training/{reported_run.pk}/").content.decode()
+    with django_capture_on_commit_callbacks():
+        response = client.post(f"/training/{reported_run.pk}/resume/", follow=True)
+    assert "Queued again: it continues from step 3." in response.content.decode()
+    # without a resume point, a resume starts over and says so
+    TrainingRun.objects.filter(pk=reported_run.pk).update(status=TrainingRun.Status.FAILED, resume_point={})
+    assert ">Start again</button>" in client.get(f"/training/{reported_run.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("htmx", [True, False])
+def test_choosing_a_checkpoint_outside_epochs_5_to_10_asks_first(client_of, alice, reported_run, htmx):
+    client = client_of(alice)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    first = reported_run.checkpoints.get(epoch=1)
+    # when epoch 1 is chosen without confirming
+    asked = client.post(f"/training/{reported_run.pk}/choose/", {"checkpoint": first.pk}, **headers)
+    # then nothing is chosen, and the answer is a form that posts the same choice with confirm=1
+    page = asked.content.decode()
+    assert asked.status_code == 200 and "Epoch 1 is outside epochs 5–10" in page
+    form = re.search(r'<div class="flash flash-warning choose-confirm".*?<form (.*?)</form>', page, re.S).group(1)
+    assert f'name="checkpoint" value="{first.pk}"' in form and 'name="confirm" value="1"' in form
+    assert 'hx-trigger="every 2s"' not in page  # the question is not swapped away by the polling
+    reported_run.refresh_from_db()
+    assert reported_run.chosen_checkpoint is None
+    # when confirmed
+    client.post(f"/training/{reported_run.pk}/choose/", {"checkpoint": first.pk, "confirm": "1"}, **headers)
+    reported_run.refresh_from_db()
+    assert reported_run.chosen_checkpoint == first
+
+
+@pytest.mark.django_db
+def test_a_checkpoint_inside_the_window_is_chosen_at_once(client_of, alice, reported_run):
+    fifth = reported_run.checkpoints.get(epoch=5)
+    response = client_of(alice).post(f"/training/{reported_run.pk}/choose/", {"checkpoint": fifth.pk})
+    assert response.status_code == 302
+    reported_run.refresh_from_db()
+    assert reported_run.chosen_checkpoint == fifth
+    page = client_of(alice).get(f"/training/{reported_run.pk}/").content.decode()
+    assert ">Choose…</button>" in page  # epoch 1, outside the window, says it will ask
+
+
+@pytest.mark.django_db
+def test_an_annotator_cannot_choose_even_with_confirm(client_of, bob, reported_run):
+    first = reported_run.checkpoints.get(epoch=1)
+    assert client_of(bob).post(f"/training/{reported_run.pk}/choose/", {"checkpoint": first.pk, "confirm": "1"}).status_code == 403
+    reported_run.refresh_from_db()
+    assert reported_run.chosen_checkpoint is None
+
+
+@pytest.mark.django_db
+def test_selected_runs_loss_curves_share_one_chart(client_of, bob, charlie, trained_run, version, tiny_model_dir, media):
+    # given a second run with a faster-falling loss, and a third not asked for
+    other = start_training_run(version, str(tiny_model_dir), {"learning_rate": 3e-3}, name="faster", enqueue=False)
+    TrainingRun.objects.filter(pk=other.pk).update(metrics={"step": [1, 2, 3, 4], "epoch": [1, 1, 2, 2], "loss": [5.2, 3.0, 2.0, 1.5]})
+    start_training_run(version, str(tiny_model_dir), name="not asked", enqueue=False)
+    # when both are compared (an unknown id and a repeated one are ignored)
+    page = client_of(bob).get(f"/training/compare/?runs={trained_run.pk}&runs={other.pk}&runs={other.pk}&runs=999").content.decode()
+    # then one chart holds a line per run, on the same axes, with a legend
+    paths = re.findall(r'<path class="chart-series series-(\d)" d="([^"]+)"><title>([^<]+)</title>', page)
+    assert [(index, title) for index, _, title in paths] == [("0", trained_run.title), ("1", "faster")]
+    ends = [float(d.split()[-1][1:].split(",")[0]) for _, d, _ in paths]
+    assert ends[1] > ends[0]  # 4 steps reach further right than 3
+    assert "last 4.100" in page and "last 1.500" in page and "not asked" in page.split('id="pick-title"')[1]
+    assert "<code>learning_rate</code>" in page  # what differs between them
+    assert client_of(charlie).get(f"/training/compare/?runs={trained_run.pk}").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_runs_list_lets_one_tick_runs_to_compare(client_of, alice, trained_run):
+    page = client_of(alice).get("/training/").content.decode()
+    assert f'<input type="checkbox" name="runs" value="{trained_run.pk}" form="compare-form" id="compare-{trained_run.pk}" hx-preserve="true"' in page
+    assert '<form method="get" action="/training/compare/" id="compare-form"' in page
