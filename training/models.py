@@ -55,7 +55,7 @@ class TrainingRun(Job):
     world_size = models.PositiveSmallIntegerField(default=0, help_text="Processes (GPUs) the engine ran on")
     pid = models.IntegerField(null=True, blank=True, help_text="The engine subprocess, while it runs")
     pgid = models.IntegerField(null=True, blank=True, help_text="Its process group: cancel kills the whole group")
-    resume_requested = models.BooleanField(default=False, help_text="The next attempt continues from the last checkpoint")
+    resume_requested = models.BooleanField(default=False, help_text="The next attempt continues from the latest resume point")
     resumed_from = models.CharField(max_length=1000, blank=True, help_text="The resume point the last attempt started from")
     cancel_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
