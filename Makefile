@@ -16,10 +16,14 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 # The Procfile's processes (web server, two Celery workers, beat) under scripts/run.py: Ctrl-C, a closed
-# terminal or `kill` stops all of them. RUN_ADDR=127.0.0.1:8000 and VAR_DIR=var by default.
+# terminal or `kill` stops all of them. RUN_ADDR=127.0.0.1:8000 and VAR_DIR=var by default. The first start
+# also builds the tiny model the training form proposes (VAR_DIR/models/tiny-demo, ~10 s, nothing downloaded);
+# later starts find it and skip the build without starting Python.
+TINY_MODEL_DIR = $(or $(VAR_DIR),var)/models/tiny-demo
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap --demo
+	@test -f $(TINY_MODEL_DIR)/config.json || $(PY) -m training.demo --model-only --model $(TINY_MODEL_DIR)
 	@$(PY) scripts/run.py
 
 test: install

@@ -192,8 +192,21 @@ DATASET_TOKENIZER = env_str("DATASET_TOKENIZER")
 # --- Training: GPUs a run uses (0 = every GPU the worker sees; torchrun when more than one), the base model
 # the form proposes, and how many lines of the engine's log a run keeps.
 TRAINING_GPUS = env_int("TRAINING_GPUS", 0)
-TRAINING_DEFAULT_BASE_MODEL = env_str("TRAINING_DEFAULT_BASE_MODEL")
+TRAINING_DEFAULT_BASE_MODEL = env_str("TRAINING_DEFAULT_BASE_MODEL")  # empty: VAR_DIR/models/tiny-demo (make run builds it)
 TRAINING_LOG_TAIL_LINES = env_int("TRAINING_LOG_TAIL_LINES", 60)
+# Where runs write their data, run.json, checkpoints and logs (a folder per run); empty: MEDIA_ROOT/training.
+# On several hosts it must be storage they all mount at the same path (NFS, Lustre, a mounted bucket).
+TRAINING_OUTPUT_ROOT = env_str("TRAINING_OUTPUT_ROOT")
+# Several hosts (torchrun's c10d rendezvous): the number of hosts a run spans (1 = this host alone,
+# `torchrun --standalone`), this worker's rank among them, the rendezvous host:port (any one host's address,
+# reachable from all), and the prefix of each run's rendezvous id ("<prefix>-<run>-<attempt>", the same on all).
+TRAINING_NNODES = env_int("TRAINING_NNODES", 1)
+TRAINING_NODE_RANK = env_int("TRAINING_NODE_RANK", 0)
+TRAINING_RDZV_ENDPOINT = env_str("TRAINING_RDZV_ENDPOINT")
+TRAINING_RDZV_ID = env_str("TRAINING_RDZV_ID", "lima")
+# Folders of local models the form offers besides those under VAR_DIR/models, comma-separated: each one a
+# model folder (with a config.json) or a folder of them.
+MODEL_DIRS = env_list("MODEL_DIRS", [])
 
 # --- Playground: checkpoints each web process keeps loaded.
 PLAYGROUND_MODELS = env_int("PLAYGROUND_MODELS", 2)

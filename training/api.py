@@ -91,7 +91,7 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
 
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        """Queue a failed or cancelled run again, continuing from its last checkpoint."""
+        """Queue a failed or cancelled run again, continuing from its latest resume point (mid-epoch with save_every_steps)."""
         return self._act(resume_training_run, request)
 
     @action(detail=True, methods=["post"], url_path="choose-checkpoint")

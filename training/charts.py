@@ -1,5 +1,6 @@
-"""The run page's charts: loss per step with each epoch's mean as a dot, and the learning rate."""
-from core.charts.lines import line_chart
+"""The run page's charts: loss per step with each epoch's mean as a dot, and the learning rate; several runs'
+losses on one chart."""
+from core.charts.lines import line_chart, multi_line_chart
 
 
 def epoch_ends(steps, epochs):
@@ -22,3 +23,9 @@ def loss_chart(metrics):
 
 def lr_chart(metrics):
     return line_chart(metrics.get("step", []), metrics.get("lr", []), y_format="{:.1e}")
+
+
+def compare_chart(runs):
+    """Each run's loss per step, on the same axes (legend: the run's title)."""
+    return multi_line_chart([(run.title, (run.metrics or {}).get("step", []), (run.metrics or {}).get("loss", []))
+                             for run in runs], y_format="{:.3f}")

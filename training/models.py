@@ -16,7 +16,7 @@ class TrainingRun(Job):
 
     noun = "training run"
     progress_unit = "steps"
-    reaped_note = " Resume it to continue from its last checkpoint."
+    reaped_note = " Resume it to continue from its last resume point."
 
     name = models.CharField(max_length=200, blank=True)
     dataset_version = models.ForeignKey(
@@ -38,15 +38,25 @@ class TrainingRun(Job):
     metrics = models.JSONField(
         default=dict, blank=True, help_text="Series: step, epoch, loss, lr per step; epoch_loss per epoch",
     )
-    stats = models.JSONField(default=dict, blank=True, help_text="Latest tokens/s, ETA, memory, gradient norm")
+    stats = models.JSONField(default=dict, blank=True, help_text="Latest tokens/s, ETA, memory, gradient norm, padding")
+    data_report = models.JSONField(
+        default=dict, blank=True,
+        help_text="What the engine made of the data: examples, trimmed, cut and dropped per source, each source's "
+                  "share of the trained tokens, the model's dtype",
+    )
+    resume_point = models.JSONField(
+        default=dict, blank=True,
+        help_text="The latest resume point (weights + optimizer state): epoch, step, path, bytes; empty when none "
+                  "(the engine deletes it when the run is done)",
+    )
     log_tail = models.TextField(blank=True, help_text="The last lines the engine wrote to stderr")
 
     device = models.CharField(max_length=64, blank=True)
     world_size = models.PositiveSmallIntegerField(default=0, help_text="Processes (GPUs) the engine ran on")
     pid = models.IntegerField(null=True, blank=True, help_text="The engine subprocess, while it runs")
     pgid = models.IntegerField(null=True, blank=True, help_text="Its process group: cancel kills the whole group")
-    resume_requested = models.BooleanField(default=False, help_text="The next attempt continues from the last checkpoint")
-    resumed_from = models.CharField(max_length=1000, blank=True)
+    resume_requested = models.BooleanField(default=False, help_text="The next attempt continues from the latest resume point")
+    resumed_from = models.CharField(max_length=1000, blank=True, help_text="The resume point the last attempt started from")
     cancel_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
     )
@@ -84,6 +94,16 @@ class TrainingRun(Job):
         return self.done
 
     @property
+    def resume_step(self):
+        """The step a resume continues from (None: no resume point, a resume starts over)."""
+        return (self.resume_point or {}).get("step")
+
+    def disk_bytes(self, checkpoints=None):
+        """Bytes on disk of the epoch checkpoints and the resume point (data and logs aside)."""
+        checkpoints = self.checkpoints.all() if checkpoints is None else checkpoints
+        return sum(c.bytes for c in checkpoints) + int((self.resume_point or {}).get("bytes") or 0)
+
+    @property
     def total_steps(self):
         return self.total
 
@@ -97,14 +117,21 @@ class TrainingRun(Job):
         return losses[-1] if losses else None
 
 
+# LIMA chose its checkpoint by hand "between the 5th and the 10th epochs" (LIMA.md): choosing one outside
+# them asks for a confirmation.
+CHOICE_WINDOW = (5, 10)
+
+
 class Checkpoint(models.Model):
-    """A model folder the engine wrote at the end of an epoch (weights, tokenizer, recipe, metrics)."""
+    """A model folder the engine wrote at the end of an epoch (weights only, tokenizer, recipe, metrics)."""
 
     run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="checkpoints")
     epoch = models.PositiveIntegerField()
     step = models.PositiveIntegerField()
     path = models.CharField(max_length=1000)
     metrics = models.JSONField(default=dict, blank=True, help_text="mean_loss of the epoch, loss and lr at its last step")
+    bytes = models.BigIntegerField(default=0, help_text="Disk use of the folder")
+    dtype = models.CharField(max_length=32, blank=True, help_text="Of its weights: the base model's (bfloat16, float32…)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -113,3 +140,8 @@ class Checkpoint(models.Model):
 
     def __str__(self):
         return f"Run #{self.run_id}, epoch {self.epoch}"
+
+    @property
+    def in_window(self):
+        """Among the epochs LIMA chose from (5 to 10)."""
+        return CHOICE_WINDOW[0] <= self.epoch <= CHOICE_WINDOW[1]

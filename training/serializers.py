@@ -7,10 +7,11 @@ from training.models import Checkpoint, TrainingRun
 
 class CheckpointSerializer(serializers.ModelSerializer):
     chosen = serializers.SerializerMethodField()
+    in_window = serializers.BooleanField(read_only=True, help_text="Among epochs 5 to 10, where LIMA chose its checkpoint")
 
     class Meta:
         model = Checkpoint
-        fields = ["id", "run", "epoch", "step", "path", "metrics", "chosen", "created_at"]
+        fields = ["id", "run", "epoch", "step", "path", "bytes", "dtype", "metrics", "chosen", "in_window", "created_at"]
         read_only_fields = fields
 
     def get_chosen(self, checkpoint) -> bool:
@@ -32,6 +33,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "dataset_version", "dataset_version_name", "base_model", "overrides", "recipe", "status",
             "phase", "done", "total", "progress", "step", "total_steps", "epoch", "epochs", "loss", "metrics", "stats", "log_tail",
+            "data_report", "resume_point",
             "train_examples", "output_dir", "data_file", "checkpoints", "chosen_checkpoint", "worker_host",
             "worker_name", "device", "world_size", "pid", "pgid", "attempt", "resumed_from", "cancel_requested",
             "error", "created_by", "created_at", "started_at", "finished_at", "heartbeat_at",

@@ -57,10 +57,15 @@ def train_count(version):
     return version.items.filter(split="train").count()
 
 
+def output_root():
+    """TRAINING_OUTPUT_ROOT (shared storage when runs span several hosts), else MEDIA_ROOT/training."""
+    return Path(settings.TRAINING_OUTPUT_ROOT or Path(settings.MEDIA_ROOT) / "training").expanduser()
+
+
 def output_dir_for(run):
-    """MEDIA_ROOT/training/<run id>/, or <run id>-2, -3 … when a folder of that name was left by another
+    """<output root>/<run id>/, or <run id>-2, -3 … when a folder of that name was left by another
     database (a reset development database counts its runs from 1 again)."""
-    root = Path(settings.MEDIA_ROOT) / "training"
+    root = output_root()
     candidate, n = root / str(run.pk), 1
     while candidate.exists() and any(candidate.iterdir()):
         n += 1
@@ -117,8 +122,9 @@ def cancel_training_run(run, user=None):
 
 
 def resume_training_run(run, user=None):
-    """Queue a failed or cancelled run again; the engine continues from the run's last checkpoint
-    (with optimizer and scheduler state), or starts over when none was written."""
+    """Queue a failed or cancelled run again; the engine continues from the run's latest resume point (weights,
+    optimizer and scheduler state, at an epoch's end or every save_every_steps steps), or starts over when none
+    was written."""
     updated = TrainingRun.objects.filter(
         pk=run.pk, status__in=[TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED],
     ).update(

@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from curation.models import DatasetVersion
 from training import charts
-from training.forms import TrainingRunForm
+from training.forms import TrainingRunForm, batch_warning, trainable_versions
 from training.mask_preview import load_tokenizer, preview_tokens, preview_turns
-from training.models import Checkpoint
+from training.models import CHOICE_WINDOW, Checkpoint
 from training.services import (
     TrainingError,
     choose_checkpoint,
@@ -25,6 +25,7 @@ from training.services import (
 
 VIEW, START, CHANGE = "training.view_trainingrun", "training.add_trainingrun", "training.change_trainingrun"
 PREVIEW_MAX_LENGTH = 2048
+MAX_COMPARED = 8  # loss curves on one chart: more is a tangle
 
 
 def require(user, permission):
@@ -50,7 +51,7 @@ def run_list(request):
 @login_required
 def run_new(request):
     require(request.user, START)
-    form = TrainingRunForm(request.POST or None)
+    form = TrainingRunForm(request.POST or None, preset=request.GET.get("preset"))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -60,8 +61,30 @@ def run_new(request):
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
             messages.success(request, f"{run.title} is queued for a GPU worker.")
+            warning = batch_warning(data["dataset_version"], data["overrides"].get("batch_size"))
+            if warning:
+                messages.warning(request, warning)
             return redirect("training-run", pk=run.pk)
-    return render(request, "training/new.html", {"form": form}, status=422 if form.errors else 200)
+    version = form["dataset_version"].value()
+    context = {"form": form, "batch_warning": batch_warning(_version(version), form["batch_size"].value())}
+    return render(request, "training/new.html", context, status=422 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def batch_check(request):
+    """The form's warning when the batch is larger than the chosen version's train split (htmx, as values change)."""
+    require(request.user, START)
+    warning = batch_warning(_version(request.GET.get("dataset_version")), request.GET.get("batch_size"))
+    return render(request, "training/_batch_warning.html", {"batch_warning": warning})
+
+
+def _version(pk):
+    """A trainable version (with its train_count) by id, or the newest one when none is given; None if none."""
+    versions = trainable_versions()
+    if pk in (None, ""):
+        return versions.first()
+    return versions.filter(pk=_int(pk, 0)).first()
 
 
 @login_required
@@ -82,7 +105,10 @@ def run_status(request, pk):
 @login_required
 @require_POST
 def run_resume(request, pk):
-    return _act(request, pk, resume_training_run, "Queued again: it continues from its last checkpoint.")
+    run = get_run_for_user(request, pk, CHANGE)
+    step = run.resume_step
+    done = f"Queued again: it continues from step {step}." if step is not None else "Queued again: it starts over (no resume point was written)."
+    return _act(request, pk, resume_training_run, done)
 
 
 @login_required
@@ -90,8 +116,28 @@ def run_resume(request, pk):
 def run_choose(request, pk):
     run = get_run_for_user(request, pk, CHANGE)
     checkpoint = get_object_or_404(Checkpoint, pk=request.POST.get("checkpoint") or 0, run=run)
+    if not checkpoint.in_window and request.POST.get("confirm") != "1":
+        # LIMA chose among epochs 5-10: outside them the page asks first, with a form that posts again with confirm=1.
+        context = {**run_context(request, run), "confirm_checkpoint": checkpoint, "polling": False}
+        return render(request, "training/_run_status.html" if request.htmx else "training/run.html", context)
     choose_checkpoint(run, checkpoint, request.user)
     return _after_action(request, run, done=f"Epoch {checkpoint.epoch} is the chosen checkpoint of {run.title}.")
+
+
+@login_required
+@require_GET
+def run_compare(request):
+    """The loss curves of the runs given as ?runs=1&runs=2 on one chart, and what differs between them."""
+    require(request.user, VIEW)
+    ids = list(dict.fromkeys(_int(value, 0) for value in request.GET.getlist("runs")))[:MAX_COMPARED]
+    found = {run.pk: run for run in runs_for_listing().filter(pk__in=ids)}
+    runs = [found[pk] for pk in ids if pk in found]
+    context = {
+        "runs": runs, "chart": charts.compare_chart(runs), "recent": runs_for_listing()[:50],
+        "selected": {run.pk for run in runs}, "max_compared": MAX_COMPARED,
+        "overridden": sorted({name for run in runs for name in (run.overrides or {})}),
+    }
+    return render(request, "training/compare.html", context)
 
 
 def _act(request, pk, verb, done_message):
@@ -123,6 +169,10 @@ def run_context(request, run):
         "run": run,
         "checkpoints": checkpoints,
         "last_checkpoint": checkpoints[-1] if checkpoints else None,
+        "checkpoint_bytes": sum(c.bytes for c in checkpoints),
+        "disk_bytes": run.disk_bytes(checkpoints),
+        "window": CHOICE_WINDOW,
+        "data_rows": data_rows(run.data_report or {}),
         "loss_chart": charts.loss_chart(metrics),
         "lr_chart": charts.lr_chart(metrics),
         "recipe_rows": [(name, value, name in overrides) for name, value in (run.recipe or {}).items()],
@@ -131,6 +181,21 @@ def run_context(request, run):
         "polling": run.is_active,
         "job": run,
     }
+
+
+def data_rows(report):
+    """Per source, what the engine made of the data: examples trained, share of the trained tokens, trimmed, cut,
+    dropped; the largest share first."""
+    if not report:
+        return []
+    fields = {"examples": "examples_by_source", "share": "source_token_share", "trimmed": "trimmed_by_source",
+              "cut": "cut_by_source", "dropped": "dropped_by_source"}
+    sources = sorted({source for key in fields.values() for source in report.get(key) or {}})
+    rows = [{"source": source, **{name: (report.get(key) or {}).get(source, 0) for name, key in fields.items()}}
+            for source in sources]
+    for row in rows:
+        row["percent"] = round(100 * row["share"], 1)
+    return sorted(rows, key=lambda row: (-row["share"], row["source"]))
 
 
 @login_required
@@ -146,11 +211,12 @@ def mask_preview(request):
     max_length = max(16, _int(request.GET.get("max_length"), PREVIEW_MAX_LENGTH))
     turns = items[index].revision.turns
     note = ""
+    base_model = (request.GET.get("base_model") or "").strip() or request.GET.get("base_model_choice") or ""
     try:
-        tokenizer = load_tokenizer(resolve_base_model(request.GET.get("base_model")))
-        preview = preview_tokens(tokenizer, turns, max_length, name=request.GET.get("base_model", ""))
+        tokenizer = load_tokenizer(resolve_base_model(base_model))
+        preview = preview_tokens(tokenizer, turns, max_length, name=base_model)
     except Exception as error:  # any model folder may fail to load: say why and show the mask per utterance
-        note = f"No tokenizer loaded from “{request.GET.get('base_model') or '(none)'}” ({error}); the mask is shown per utterance."
+        note = f"No tokenizer loaded from “{base_model or '(none)'}” ({error}); the mask is shown per utterance."
         preview = preview_turns(turns)
     context = {"preview": preview, "note": note, "index": index, "count": len(items), "next_index": (index + 1) % len(items),
                "item": items[index], "version": version}

@@ -152,6 +152,63 @@ def token_counter():
     return (lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)), f"tokenizer: {path.name}"
 
 
+def overlong_counter():
+    """An OverlongCounter from settings.DATASET_TOKENIZER, or None without one (the estimate cannot say what the
+    engine would trim; the engine and its tokenizer are only loaded when one is configured)."""
+    path = getattr(settings, "DATASET_TOKENIZER", "")
+    return OverlongCounter.from_path(path) if path else None
+
+
+class OverlongCounter:
+    """How many train examples the engine would trim at the recipe's default max_length, and of those how many
+    would have an answer cut mid-way (trained without an EOT), per source: the engine's own encoding
+    (training.engine.data.encode_example, the chat tokens added as training adds them)."""
+
+    def __init__(self, tokenizer, name, max_length=None):
+        from training.engine.recipe import Recipe
+
+        self.tokenizer = tokenizer
+        self.name = name
+        self.max_length = max_length or Recipe().max_length
+        self.examples = 0
+        self.trimmed = Counter()
+        self.cut = Counter()
+
+    @classmethod
+    def from_path(cls, path):
+        """A tokenizer.json, or a folder holding one (with its tokenizer_config.json when there is one)."""
+        from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+        from training.engine.chat import add_chat_tokens
+
+        path = Path(path)
+        if path.is_dir() and (path / "tokenizer_config.json").is_file():
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+        else:
+            tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json" if path.is_dir() else path))
+        add_chat_tokens(tokenizer)  # what the engine does to a base model's tokenizer before encoding
+        return cls(tokenizer, path.name)
+
+    def add(self, source, turns):
+        from training.engine.data import encode_example
+
+        if len(turns) < 2:
+            return  # a lone prompt trains nothing (the runner leaves it out)
+        self.examples += 1
+        example = encode_example(self.tokenizer, list(turns), self.max_length, "cut", source)
+        if example.trimmed:
+            self.trimmed[source] += 1
+        if example.cut:
+            self.cut[source] += 1
+
+    def build(self):
+        return {
+            "max_length": self.max_length, "split": Example.Split.TRAIN, "method": f"tokenizer: {self.name}, the engine's chat format",
+            "examples": self.examples, "trimmed": sum(self.trimmed.values()), "cut": sum(self.cut.values()),
+            "trimmed_by_source": dict(sorted(self.trimmed.items())), "cut_by_source": dict(sorted(self.cut.items())),
+        }
+
+
 def _bucket(tokens):
     """Upper bound of a power-of-two bucket: 64, 128, 256, ..."""
     return max(64, 1 << math.ceil(math.log2(tokens))) if tokens > 0 else 64
@@ -195,7 +252,8 @@ class ManifestBuilder:
         self.tokens_by_split[split] += total
         self.length_buckets[_bucket(total)] += 1
 
-    def build(self):
+    def build(self, overlong=None):
+        """The manifest; `overlong` (an OverlongCounter's build) adds what the engine would trim and cut, per source."""
         n = self.examples or 1
 
         def ranked(counter):
@@ -225,12 +283,15 @@ class ManifestBuilder:
                     "examples": count,
                     "avg_prompt_tokens": round(self.source_tokens[source]["prompt"] / count, 1),
                     "avg_response_tokens": round(self.source_tokens[source]["response"] / count, 1),
+                    **({"trimmed": overlong["trimmed_by_source"].get(source, 0),
+                        "cut": overlong["cut_by_source"].get(source, 0)} if overlong else {}),
                 }
                 for source, count in ranked(self.by_source).items()
             ],
             "length_histogram": [
                 {"up_to_tokens": bound, "examples": self.length_buckets[bound]} for bound in sorted(self.length_buckets)
             ],
+            **({"overlong": overlong} if overlong else {}),
         }
 
 
@@ -408,6 +469,7 @@ def freeze_version(name, *, selection=None, author=None, description="", on_prog
     if not name:
         raise FreezeError("A version needs a name.", field="name")
     count_tokens, token_method = token_counter()
+    overlong = overlong_counter()
     with transaction.atomic():
         pinned = pinned_revisions(selection)
         duplicates = find_train_duplicates(pinned)
@@ -432,11 +494,13 @@ def freeze_version(name, *, selection=None, author=None, description="", on_prog
             source = source_label(kind, metadata)
             digests.append(row_digest(split, source, turns))
             manifest.add(split=split, source=source, domain=domain, turns=turns)
+            if split == Example.Split.TRAIN and overlong is not None:
+                overlong.add(source, turns)
             if split == Example.Split.TRAIN and finder.active:
                 finder.scan(example_id, turns)
         overlaps = finder.overlaps()
         version.manifest = {
-            **manifest.build(),
+            **manifest.build(overlong.build() if overlong is not None else None),
             "contamination": {"count": len(overlaps), "pairs": describe_overlaps(overlaps)},
         }
         version.content_hash = combined_hash(digests)

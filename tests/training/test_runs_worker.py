@@ -61,7 +61,7 @@ def test_cancel_kills_the_engines_process_group_and_keeps_its_checkpoints(celery
     assert kept and all((Path(c.path) / "model.safetensors").is_file() for c in kept)
 
 
-def test_a_killed_engine_fails_the_run_and_resume_continues_from_its_last_checkpoint(celery_worker, chats, tiny_model_dir, media, alice):
+def test_a_killed_engine_fails_the_run_and_resume_continues_from_its_last_resume_point(celery_worker, chats, tiny_model_dir, media, alice):
     # given a run whose engine is killed from outside after its first checkpoint
     recipe = {**FAST_RECIPE, "epochs": 6}
     run = start_training_run(frozen_version(chats[:16]), str(tiny_model_dir), recipe, user=alice)
@@ -71,15 +71,21 @@ def test_a_killed_engine_fails_the_run_and_resume_continues_from_its_last_checkp
     assert run.status == TrainingRun.Status.FAILED and "SIGKILL" in run.error, run.log_tail
     last = run.checkpoints.order_by("epoch").last()
     assert last.epoch < 6, "the run finished before the kill: nothing left to resume"
+    # the run keeps the latest resume point (the engine's, with the optimizer state), not a checkpoint to choose
+    point = run.resume_point
+    assert Path(point["path"]).name == f"resume-step-{point['step']:06d}" and point["step"] >= last.step
+    assert point["bytes"] == sum(f.stat().st_size for f in Path(point["path"]).rglob("*") if f.is_file())
+    assert not run.checkpoints.filter(path=point["path"]).exists()
     # when it is resumed
     resume_training_run(run, alice)
     run = wait_for(run, lambda r: r.status in TrainingRun.FINISHED and r.attempt == 2, timeout=240, what="the resumed run")
-    # then it continued from that checkpoint to the end, its series without a step counted twice
+    # then it continued from that point to the end, its series without a step counted twice
     assert run.status == TrainingRun.Status.SUCCEEDED, run.log_tail
-    assert run.resumed_from == last.path
+    assert run.resumed_from == point["path"]
     start = [json.loads(line) for line in Path(run.output_dir, "events.jsonl").read_text().splitlines()
              if '"event": "start"' in line][-1]
-    assert start["start_step"] == last.step and start["resumed_from"] == last.path
+    assert start["start_step"] == point["step"] and start["resumed_from"] == point["path"]
     assert run.metrics["step"] == list(range(1, run.total_steps + 1))
     assert len(run.epoch_losses) == 6 and run.epoch_losses[-1] < run.epoch_losses[0]
     assert [c.epoch for c in run.checkpoints.order_by("epoch")] == list(range(1, 7))
+    assert run.resume_point == {} and not Path(point["path"]).exists()  # a finished run has nothing to resume

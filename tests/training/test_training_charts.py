@@ -39,3 +39,24 @@ def test_a_long_series_is_thinned_but_keeps_its_last_point():
 
 def test_nothing_to_draw_gives_an_empty_chart():
     assert line_chart([], []).empty and line_chart([1], [None]).empty
+
+
+def test_several_lines_share_the_axes_of_all_their_points():
+    from core.charts.lines import multi_line_chart
+
+    chart = multi_line_chart([("a", [1, 2, 3], [4.0, 3.0, 2.0]), ("b", [1, 2, 3, 4, 5, 6], [6.0, 5.0, None, 3.0, 2.0, 1.0]),
+                              ("c", [], [])])
+    a, b, c = (_points(line.path) if line.path else [] for line in chart.series)
+    assert [line.label for line in chart.series] == ["a", "b", "c"] and [line.index for line in chart.series] == [0, 1, 2]
+    assert a[0][0] == b[0][0] == LEFT and b[-1][0] == chart.plot_right and a[-1][0] < chart.plot_right  # x: 1 to 6
+    assert b[0][1] < a[0][1]  # 6.0 above 4.0 on the same scale
+    assert min(y for _, y in b) >= TOP and max(y for _, y in b) <= chart.plot_bottom  # 1.0 to 6.0 all inside
+    assert [part[0] for part in chart.series[1].path.split()] == ["M", "L", "M", "L", "L"]  # the gap at step 3
+    assert c == [] and chart.series[2].last_label == "" and chart.series[0].last_label == "2"
+    assert [tick.label for tick in chart.x_ticks] == ["1", "6"]
+
+
+def test_several_lines_with_nothing_finite_make_an_empty_chart():
+    from core.charts.lines import multi_line_chart
+
+    assert multi_line_chart([("a", [1], [None])]).empty and multi_line_chart([]).empty
