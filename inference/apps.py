@@ -5,4 +5,7 @@ class InferenceConfig(AppConfig):
     name = "inference"
 
     def ready(self):
-        from inference import runner  # noqa: F401 - declares the generation run's work (core.jobs.kinds)
+        from inference import (  # noqa: F401 - declare the generation and draft runs' work (core.jobs.kinds)
+            drafts,
+            runner,
+        )

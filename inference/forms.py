@@ -182,3 +182,49 @@ class PlaygroundForm(DecodingFields):
 
 class LabelForm(forms.Form):
     label = forms.CharField(max_length=16)
+
+
+class DraftForm(forms.Form):
+    """Which prompt-only examples a checkpoint drafts answers for."""
+
+    checkpoint = CheckpointChoice(queryset=Checkpoint.objects.none(), required=False,
+                                  help_text="Or a model folder below")
+    model_path = forms.CharField(required=False, label="Model folder",
+                                 help_text="A checkpoint or model folder on the worker (e.g. var/models/tiny-demo)")
+    source = forms.ChoiceField(required=False, help_text="Any source when empty")
+    tag = forms.CharField(required=False, help_text="Only examples with this tag")
+    split = forms.ChoiceField(required=False, choices=[("", "any split"), ("train", "train"), ("dev", "dev"),
+                                                       ("test", "test"), ("unassigned", "unassigned")])
+    limit = forms.IntegerField(min_value=1, max_value=2000, initial=100, help_text="Prompts drafted at most")
+    max_new_tokens = forms.IntegerField(min_value=1, max_value=LIMA.max_new_tokens, initial=LIMA.max_new_tokens,
+                                        help_text="LIMA: 2,048")
+
+    def __init__(self, *args, **kwargs):
+        from curation.models import source_kinds
+
+        super().__init__(*args, **kwargs)
+        self.fields["checkpoint"].queryset = checkpoints()
+        self.fields["source"].choices = [("", "any source"), *source_kinds()]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("checkpoint") and not (data.get("model_path") or "").strip():
+            raise ValidationError("Choose a checkpoint or give a model folder.")
+        return data
+
+    def examples(self):
+        from curation.models import Example
+
+        data = self.cleaned_data
+        examples = Example.objects.exclude(status="rejected")
+        if data["source"]:
+            examples = examples.filter(source__kind=data["source"])
+        if data["split"]:
+            examples = examples.filter(split=data["split"])
+        if data["tag"].strip():
+            wanted = data["tag"].strip()
+            examples = examples.filter(pk__in=[pk for pk, tags in examples.values_list("pk", "tags") if wanted in (tags or [])])
+        return examples
+
+    def decoding(self):
+        return DecodingSettings(max_new_tokens=self.cleaned_data["max_new_tokens"])

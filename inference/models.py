@@ -44,6 +44,33 @@ class GenerationRun(Job):
         return f"Generation #{self.pk} {self.name} ({self.status})"
 
 
+class DraftRun(Job):
+    """A model's drafts of the answers to prompt-only examples (hand-written prompts, r/AskReddit titles), each
+    written as the example's next revision for people to edit; the revision's note names the model."""
+
+    noun = "draft run"
+    progress_unit = "prompts"
+
+    name = models.CharField(max_length=200, help_text="The model's name, as the revisions record it")
+    checkpoint = models.ForeignKey(
+        "training.Checkpoint", null=True, blank=True, on_delete=models.PROTECT, related_name="draft_runs",
+    )
+    model_path = models.CharField(max_length=1000)
+    examples = models.JSONField(default=list, help_text="[example id, version] as they were when asked")
+    decoding = models.JSONField(default=dict, blank=True)
+    seed = models.IntegerField(default=0)
+    batch_size = models.PositiveIntegerField(default=8)
+    written = models.JSONField(default=list, blank=True, help_text="Ids of the examples given a draft")
+    skipped = models.JSONField(default=dict, blank=True, help_text="{example id: why it was left alone}")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Drafts #{self.pk} by {self.name} ({self.status})"
+
+
 class Generation(models.Model):
     """One response of a run to one prompt."""
 

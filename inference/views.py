@@ -17,7 +17,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.markdown import render_markdown
-from inference import playground, results, studies
+from curation.models import Example
+from inference import drafts, playground, results, studies
 from inference.access import (
     can_label,
     can_see_results,
@@ -29,13 +30,14 @@ from inference.access import (
 )
 from inference.forms import (
     CheckpointSelectionForm,
+    DraftForm,
     GenerationRunForm,
     ImportResponsesForm,
     LabelForm,
     PlaygroundForm,
     StudyForm,
 )
-from inference.models import Generation, GenerationRun, Study, StudyItem
+from inference.models import DraftRun, Generation, GenerationRun, Study, StudyItem
 from inference.services import (
     GenerationError,
     choose_checkpoint,
@@ -153,6 +155,52 @@ def generation_status(request, pk):
     })
     if request.GET.get("was") in ("queued", "running") and not run.is_active:
         response["HX-Refresh"] = "true"  # finished: reload to show the responses
+    return response
+
+
+# --- Model drafts -----------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@requires("inference.view_draftrun")
+def draft_list(request):
+    """Draft answers to prompt-only examples with a checkpoint; annotators then edit them."""
+    can_start = request.user.has_perm("inference.add_draftrun")
+    form = DraftForm(request.POST or None) if can_start else None
+    if request.method == "POST":
+        if not can_start:
+            raise PermissionDenied("Only admins ask a model for drafts.")
+        if form.is_valid():
+            data = form.cleaned_data
+            examples = drafts.prompt_only(form.examples()).order_by("pk")[:data["limit"]]
+            try:
+                run = drafts.start_drafts(
+                    Example.objects.filter(pk__in=list(examples.values_list("pk", flat=True))),
+                    checkpoint=data["checkpoint"], model_path=data["model_path"].strip(), decoding=form.decoding(),
+                    user=request.user,
+                )
+            except GenerationError as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, f"Drafting {run.total} answers with {run.name} on the GPU worker.")
+                return redirect("inference-draft", pk=run.pk)
+    runs = list(DraftRun.objects.select_related("created_by")[:RUNS_SHOWN])
+    waiting = drafts.prompt_only(Example.objects.exclude(status="rejected")).count()
+    return render(request, "inference/drafts.html", {"form": form, "runs": runs, "waiting": waiting,
+                                                     "can_start": can_start}, status=400 if form is not None and form.errors else 200)
+
+
+@require_GET
+@requires("inference.view_draftrun")
+def draft_detail(request, pk):
+    run = get_object_or_404(DraftRun.objects.select_related("created_by", "checkpoint__run"), pk=pk)
+    context = {"run": run, "job": run, "polling": run.is_active,
+               "can_cancel": request.user.has_perm("inference.change_draftrun"),
+               "written": Example.objects.filter(pk__in=run.written or []).order_by("pk")[:200]}
+    template = "inference/_draft_status.html" if request.htmx else "inference/draft.html"
+    response = render(request, template, context)
+    if request.htmx and request.GET.get("was") in ("queued", "running") and not run.is_active:
+        response["HX-Refresh"] = "true"
     return response
 
 
