@@ -4,7 +4,7 @@
 /api/examples/{id}/reviews/           list, record a review
 /api/examples/{id}/revisions/         the example's history
 """
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -16,13 +16,14 @@ from rest_framework.routers import SimpleRouter
 from core.api import CuratedAPI
 from core.permissions import CanReadRevisions, CanReview, HasRole
 from curation import services
-from curation.datasets.versions import MAX_ID
 from curation.models import Example, Turn
+from curation.workspace.search import WITHIN
 from curation.workspace.serializers import (
     ExampleSerializer,
     ReviewSerializer,
     RevisionSerializer,
 )
+from curation.workspace.table import FLAGS, REVIEWED, FilterError, TableFilters
 
 router = SimpleRouter()
 
@@ -34,19 +35,19 @@ class ExampleCursor(CursorPagination):
     max_page_size = 500
 
 
-def _choice(request, name, choices):
-    value = request.query_params.get(name)
-    if value and value not in choices:
-        raise ValidationError({name: f"Unknown {name} {value!r}: choose one of {', '.join(choices)}."})
-    return value
-
-
 EXAMPLE_FILTERS = [
     OpenApiParameter("status", str, enum=Example.Status.values),
     OpenApiParameter("source", str, description="A source id or kind (stackexchange, wikihow, …)"),
     OpenApiParameter("domain", str),
     OpenApiParameter("split", str, enum=Example.Split.values),
-    OpenApiParameter("search", str, description="Text in any turn (case-insensitive)"),
+    OpenApiParameter("tag", str, description="Examples carrying this tag"),
+    OpenApiParameter("import_run", int, description="Examples created by this import run"),
+    OpenApiParameter("flag", str, enum=list(FLAGS), description="multi-turn, prompt only, text edited since created"),
+    OpenApiParameter("reviewed", str, enum=list(REVIEWED), description="yes: reviewed at least once; no: never"),
+    OpenApiParameter("search", str, description=(
+        'Full-text search of prompts and responses: words (stemmed), "a phrase", a OR b, -excluded, prefix*. '
+        "`q` is the same parameter")),
+    OpenApiParameter("within", str, enum=list(WITHIN), description="Search the prompts or the responses only"),
 ]
 
 
@@ -63,20 +64,13 @@ class ExampleViewSet(CuratedAPI, viewsets.ModelViewSet):
         )
         if self.action != "list":
             return examples
-        params = self.request.query_params
-        if value := _choice(self.request, "status", Example.Status.values):
-            examples = examples.filter(status=value)
-        if value := _choice(self.request, "split", Example.Split.values):
-            examples = examples.filter(split=value)
-        if value := params.get("source"):
-            if value.isdigit() and int(value) > MAX_ID:
-                raise ValidationError({"source": f"No source has the id {value}."})
-            examples = examples.filter(source_id=int(value)) if value.isdigit() else examples.filter(source__kind=value)
-        if value := params.get("domain"):
-            examples = examples.filter(domain=value)
-        if value := params.get("search"):
-            examples = examples.filter(Exists(Turn.objects.filter(example=OuterRef("pk"), text__icontains=value)))
-        return examples
+        try:
+            # The examples table's filters (curation.workspace.table), registered ones included: one meaning
+            # of a filter for the page, the API and bulk actions.
+            filters = TableFilters.from_query(self.request.query_params, strict=True)
+        except FilterError as error:
+            raise ValidationError(error.errors) from None
+        return filters.apply(examples)
 
     def perform_destroy(self, example):
         services.delete_example(example)  # a lost race is ExampleGone (404) or ExampleProtected (409)

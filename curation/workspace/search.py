@@ -1,0 +1,322 @@
+"""Full-text search over the examples' prompts and responses, and the index it reads.
+
+One query language and one function, `search_examples(queryset, text, within)`, whatever the database:
+
+    knit scarf          both words, in any turn (words are stemmed: "knitting" finds "knit")
+    "by the sea"        the words next to each other, in this order
+    wool OR cotton      either
+    -crochet            not this word (or -"a phrase")
+    knit*               a word starting with "knit"
+
+`within` narrows it to the prompts (the user's turns) or the responses (the assistant's).
+
+The index, one entry an example, is written by the services with every change of an example's turns
+(`index_examples`, called from curation.services), in the same transaction, so it always holds the current
+revision's text:
+
+- PostgreSQL: a `document` tsvector column of ExampleSummary (prompts weighted A, responses B), GIN-indexed;
+  a search is one `document @@ to_tsquery('english', …)` that the index answers. English stemming and stop
+  words ("the", "by" are ignored there).
+- SQLite (the embedded default): the FTS5 table `curation_examplesearch` (prompt, response; rowid = example id),
+  Porter stemming over unicode61 with diacritics removed; stop words count.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db import connections, router
+from django.db.models.expressions import RawSQL
+
+from curation.workspace.lint import estimate_tokens
+
+SEARCH_CONFIG = "english"  # PostgreSQL's text search configuration; changing it needs `reindex_examples`
+FTS_TABLE = "curation_examplesearch"
+SUMMARY_TABLE = "curation_examplesummary"
+WITHIN = ("all", "prompt", "response")
+MAX_TERMS = 32  # a query of more terms is cut there: nobody types more, and it bounds the work
+
+# --- The query language -----------------------------------------------------------------------------------
+
+# Words are runs of letters and digits, as both databases' tokenizers see them (an underscore or an apostrophe
+# separates words: "don't" is "don" and "t" everywhere).
+_WORD = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(r'(-?)"([^"]*)"?(\*?)|(\S+)')
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]  # one word, or a phrase
+    prefix: bool = False  # the last word is a prefix
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    groups: tuple[tuple[Term, ...], ...]  # all groups must match; any term of a group does
+    excluded: tuple[Term, ...]  # none of these may match
+
+    def __bool__(self):
+        return bool(self.groups or self.excluded)
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """The structure of a query typed by a person; anything it cannot read is taken as words."""
+    groups: list[list[Term]] = []
+    excluded: list[Term] = []
+    join_next = False  # the previous token was OR
+    count = 0
+    for match in _TOKEN.finditer(text or ""):
+        negated, phrase, star, bare = match.groups()
+        if bare == "OR":
+            join_next = bool(groups)
+            continue
+        if bare is not None:
+            negated = "-" if bare.startswith("-") and len(bare) > 1 else ""
+            star = "*" if bare.endswith("*") else ""
+            words = _WORD.findall(bare)
+        else:
+            words = _WORD.findall(phrase)
+        if not words:
+            continue
+        if bare is not None and not negated and len(words) > 1:
+            # "e-mail" or "a/b": each word is a term of its own, as if typed apart.
+            new_terms = [Term((word,)) for word in words[:-1]] + [Term((words[-1],), prefix=bool(star))]
+        else:
+            new_terms = [Term(tuple(words), prefix=bool(star))]
+        for term in new_terms:
+            count += 1
+            if count > MAX_TERMS:
+                break
+            if negated:
+                excluded.append(term)
+                join_next = False
+            elif join_next and groups:
+                groups[-1].append(term)
+                join_next = False
+            else:
+                groups.append([term])
+    return ParsedQuery(tuple(tuple(group) for group in groups), tuple(excluded))
+
+
+# --- PostgreSQL: a tsquery for to_tsquery ---------------------------------------------------------------
+
+def _ts_term(term: Term, weight: str) -> str:
+    lexemes = []
+    for position, word in enumerate(term.words):
+        label = ("*" if term.prefix and position == len(term.words) - 1 else "") + weight
+        lexemes.append(f"'{word}'" + (f":{label}" if label else ""))
+    return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"
+
+
+def postgres_tsquery(query: ParsedQuery, within: str = "all") -> str:
+    """The argument of to_tsquery(SEARCH_CONFIG, …): words are quoted lexemes (letters and digits only, so no
+    quoting can break out), phrases use <->, prefixes :*, and prompts/responses the weights A/B."""
+    weight = {"prompt": "A", "response": "B"}.get(within, "")
+    parts = ["(" + " | ".join(_ts_term(term, weight) for term in group) + ")" for group in query.groups]
+    parts += ["!" + _ts_term(term, weight) for term in query.excluded]
+    return " & ".join(parts)
+
+
+# --- SQLite: an FTS5 MATCH expression ---------------------------------------------------------------------
+
+def _fts_term(term: Term) -> str:
+    return '"' + " ".join(term.words) + '"' + ("*" if term.prefix else "")
+
+
+def fts5_match(terms_or_groups, within: str = "all") -> str:
+    """An FTS5 expression ANDing groups of ORed terms; every word is quoted, so FTS5's own operators typed by
+    a person are words."""
+    expression = " AND ".join("(" + " OR ".join(_fts_term(term) for term in group) + ")" for group in terms_or_groups)
+    if within in ("prompt", "response"):
+        expression = "{" + within + "} : (" + expression + ")"
+    return expression
+
+
+# --- The one search function ------------------------------------------------------------------------------
+
+def search_examples(queryset, text: str, within: str = "all"):
+    """`queryset` (of Examples) narrowed to those whose current text matches `text`; unchanged for an empty
+    query. The same language and the same answers on PostgreSQL and SQLite (but for stop words)."""
+    query = parse_query(text)
+    if not query:
+        return queryset
+    within = within if within in WITHIN else "all"
+    vendor = connections[queryset.db].vendor
+    if vendor == "postgresql":
+        tsquery = postgres_tsquery(query, within)
+        return queryset.filter(pk__in=RawSQL(
+            f"SELECT example_id FROM {SUMMARY_TABLE} WHERE document @@ to_tsquery('{SEARCH_CONFIG}', %s)", [tsquery]
+        ))
+    if vendor == "sqlite":
+        if query.groups:
+            queryset = queryset.filter(pk__in=RawSQL(
+                f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [fts5_match(query.groups, within)]
+            ))
+        if query.excluded:
+            # FTS5's NOT needs something on its left; an exclusion is the complement of its own match.
+            queryset = queryset.exclude(pk__in=RawSQL(
+                f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s",
+                [fts5_match([query.excluded], within)],
+            ))
+        return queryset
+    raise NotImplementedError(f"full-text search has no backend for {vendor}")
+
+
+# --- The index ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Summary:
+    first_line: str
+    prompt_chars: int
+    prompt_tokens: int
+    response_chars: int
+    response_tokens: int
+    turn_count: int
+    prompt: str  # the user's turns, as indexed
+    response: str  # the assistant's turns
+
+
+def summarize(texts) -> Summary:
+    """Lengths as the write page's check counts them (curation.workspace.lint: stripped characters, about four a
+    token), turn by turn, prompts being the user's turns and responses the assistant's."""
+    texts = list(texts)
+    users, assistants = texts[0::2], texts[1::2]
+    first = texts[0] if texts else ""
+    first_line = next((line.strip() for line in first.splitlines() if line.strip()), "")
+    return Summary(
+        first_line=first_line[:199] + "…" if len(first_line) > 200 else first_line,
+        prompt_chars=sum(len(text.strip()) for text in users),
+        prompt_tokens=sum(estimate_tokens(text) for text in users),
+        response_chars=sum(len(text.strip()) for text in assistants),
+        response_tokens=sum(estimate_tokens(text) for text in assistants),
+        turn_count=len(texts),
+        prompt="\n\n".join(users),
+        response="\n\n".join(assistants),
+    )
+
+
+_FACTS = ("content_hash", "first_line", "prompt_chars", "prompt_tokens", "response_chars", "response_tokens",
+          "turn_count")
+
+
+def index_examples(rows, using=None):
+    """Write the summary and the search entry of each (example id, content hash, texts): an upsert, so the same
+    call serves a new example and a changed one. The services call it wherever turns are written."""
+    rows = [(pk, digest, summarize(texts)) for pk, digest, texts in rows]
+    if not rows:
+        return
+    from curation.workspace.models import ExampleSummary
+
+    connection = connections[using or router.db_for_write(ExampleSummary)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            _write_postgres(cursor, rows)
+        else:
+            _write_sqlite(cursor, rows)
+
+
+def _write_postgres(cursor, rows):
+    columns = ", ".join(_FACTS)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in (*_FACTS, "document"))
+    cursor.execute(
+        f"""INSERT INTO {SUMMARY_TABLE} (example_id, {columns}, document)
+        SELECT id, {columns},
+               setweight(to_tsvector('{SEARCH_CONFIG}', prompt), 'A') || setweight(to_tsvector('{SEARCH_CONFIG}', response), 'B')
+        FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::int[], %s::int[], %s::int[], %s::int[],
+                    %s::text[], %s::text[])
+             AS v(id, {columns}, prompt, response)
+        ON CONFLICT (example_id) DO UPDATE SET {updates}""",
+        [
+            [pk for pk, _, _ in rows], [digest for _, digest, _ in rows],
+            *([getattr(summary, name) for _, _, summary in rows] for name in _FACTS[1:]),
+            [summary.prompt for _, _, summary in rows], [summary.response for _, _, summary in rows],
+        ],
+    )
+
+
+def _write_sqlite(cursor, rows):
+    columns = ", ".join(_FACTS)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in _FACTS)
+    cursor.executemany(
+        f"INSERT INTO {SUMMARY_TABLE} (example_id, {columns}) VALUES (%s{', %s' * len(_FACTS)}) "
+        f"ON CONFLICT (example_id) DO UPDATE SET {updates}",
+        [(pk, digest, *(getattr(summary, name) for name in _FACTS[1:])) for pk, digest, summary in rows],
+    )
+    cursor.executemany(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [(pk,) for pk, _, _ in rows])
+    cursor.executemany(
+        f"INSERT INTO {FTS_TABLE} (rowid, prompt, response) VALUES (%s, %s, %s)",
+        [(pk, summary.prompt, summary.response) for pk, _, summary in rows],
+    )
+
+
+# --- Schema (migration 0008 and `reindex_examples`) --------------------------------------------------------
+
+POSTGRES_SCHEMA = [
+    f"ALTER TABLE {SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS document tsvector",
+    f"CREATE INDEX IF NOT EXISTS summary_document_gin ON {SUMMARY_TABLE} USING gin (document)",
+    # The tag filter and "send to review" ask `tags @> '["x"]'`: answered by this index rather than a scan.
+    "CREATE INDEX IF NOT EXISTS example_tags_gin ON curation_example USING gin (tags jsonb_path_ops)",
+]
+POSTGRES_SCHEMA_REVERSE = [
+    "DROP INDEX IF EXISTS example_tags_gin",
+    "DROP INDEX IF EXISTS summary_document_gin",
+    f"ALTER TABLE {SUMMARY_TABLE} DROP COLUMN IF EXISTS document",
+]
+SQLITE_SCHEMA = [
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(prompt, response, "
+    "tokenize = 'porter unicode61 remove_diacritics 2')",
+    # Deleting an example deletes its summary (Django's cascade): its search entry goes with it. SQLite drops a
+    # table's triggers when a migration rebuilds the table: `reindex_examples` creates it again.
+    f"CREATE TRIGGER IF NOT EXISTS examplesummary_unindex AFTER DELETE ON {SUMMARY_TABLE} "
+    f"BEGIN DELETE FROM {FTS_TABLE} WHERE rowid = old.example_id; END",
+]
+SQLITE_SCHEMA_REVERSE = ["DROP TRIGGER IF EXISTS examplesummary_unindex", f"DROP TABLE IF EXISTS {FTS_TABLE}"]
+
+
+def ensure_search_schema(connection, reverse=False):
+    """Create (or drop) the search index's tables, columns and triggers of `connection`'s database."""
+    if connection.vendor == "postgresql":
+        statements = POSTGRES_SCHEMA_REVERSE if reverse else POSTGRES_SCHEMA
+    elif connection.vendor == "sqlite":
+        statements = SQLITE_SCHEMA_REVERSE if reverse else SQLITE_SCHEMA
+    else:
+        raise NotImplementedError(f"full-text search has no backend for {connection.vendor}")
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def iter_current_texts(turn_rows):
+    """(example id, [texts]) from turn rows (example id, text) ordered by example and position."""
+    current, texts = None, []
+    for example_id, text in turn_rows:
+        if example_id != current:
+            if current is not None:
+                yield current, texts
+            current, texts = example_id, []
+        texts.append(text)
+    if current is not None:
+        yield current, texts
+
+
+def rebuild_index(example_model, turn_model, using="default", batch=1000, only_stale=False, progress=None):
+    """Write the summary and search entry of every example (or, with `only_stale`, of those missing or out of
+    step) from its turns; returns how many were written. Takes the models, so migrations pass theirs."""
+    examples = example_model.objects.using(using).order_by("pk")
+    if only_stale:
+        from django.db.models import F, Q
+
+        examples = examples.filter(Q(summary__isnull=True) | ~Q(summary__content_hash=F("content_hash")))
+    written, last = 0, 0
+    while True:
+        chunk = dict(examples.filter(pk__gt=last).values_list("pk", "content_hash")[:batch])
+        if not chunk:
+            return written
+        turns = (turn_model.objects.using(using).filter(example_id__in=list(chunk))
+                 .order_by("example_id", "position").values_list("example_id", "text"))
+        rows = [(pk, chunk[pk], texts) for pk, texts in iter_current_texts(turns.iterator(chunk_size=5000))]
+        index_examples(rows, using=using)
+        written += len(rows)
+        last = max(chunk)
+        if progress is not None:
+            progress(written)
