@@ -15,10 +15,13 @@ The index, one entry an example, is written by the services with every change of
 revision's text:
 
 - PostgreSQL: a `document` tsvector column of ExampleSummary (prompts weighted A, responses B), GIN-indexed;
-  a search is one `document @@ to_tsquery('english', …)` that the index answers. English stemming and stop
-  words ("the", "by" are ignored there).
+  a search is one `document @@ to_tsquery('lima_english', …)` that the index answers. `lima_english` is
+  PostgreSQL's English stemming without its stop-word list (migration 0008), so that "by the sea" means what it
+  does on SQLite.
 - SQLite (the embedded default): the FTS5 table `curation_examplesearch` (prompt, response; rowid = example id),
-  Porter stemming over unicode61 with diacritics removed; stop words count.
+  Porter stemming over unicode61.
+
+Both stem English and keep every word; accents count on both ("café" is not "cafe").
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from django.db.models.expressions import RawSQL
 
 from curation.workspace.lint import estimate_tokens
 
-SEARCH_CONFIG = "english"  # PostgreSQL's text search configuration; changing it needs `reindex_examples`
+SEARCH_CONFIG = "lima_english"  # PostgreSQL's text search configuration (migration 0008); another needs a reindex
 FTS_TABLE = "curation_examplesearch"
 SUMMARY_TABLE = "curation_examplesummary"
 WITHIN = ("all", "prompt", "response")
@@ -46,7 +49,9 @@ _TOKEN = re.compile(r'(-?)"([^"]*)"?(\*?)|(\S+)')
 
 @dataclass(frozen=True)
 class Term:
-    words: tuple[str, ...]  # one word, or a phrase
+    text: str  # as typed (a word, a phrase's inside, "e-mail"): PostgreSQL's parser reads it as it read the text
+    words: tuple[str, ...]  # its words, as FTS5's tokenizer sees them
+    phrase: bool = False  # typed in quotes: the words next to each other, in order
     prefix: bool = False  # the last word is a prefix
 
 
@@ -64,8 +69,9 @@ def parse_query(text: str) -> ParsedQuery:
     groups: list[list[Term]] = []
     excluded: list[Term] = []
     join_next = False  # the previous token was OR
-    count = 0
     for match in _TOKEN.finditer(text or ""):
+        if len(groups) + len(excluded) >= MAX_TERMS:
+            break
         negated, phrase, star, bare = match.groups()
         if bare == "OR":
             join_next = bool(groups)
@@ -73,44 +79,37 @@ def parse_query(text: str) -> ParsedQuery:
         if bare is not None:
             negated = "-" if bare.startswith("-") and len(bare) > 1 else ""
             star = "*" if bare.endswith("*") else ""
-            words = _WORD.findall(bare)
+            typed = bare[len(negated):len(bare) - len(star)]
         else:
-            words = _WORD.findall(phrase)
+            typed = phrase
+        words = tuple(_WORD.findall(typed))
         if not words:
             continue
-        if bare is not None and not negated and len(words) > 1:
-            # "e-mail" or "a/b": each word is a term of its own, as if typed apart.
-            new_terms = [Term((word,)) for word in words[:-1]] + [Term((words[-1],), prefix=bool(star))]
+        term = Term(typed.strip(), words, phrase=bare is None, prefix=bool(star))
+        if negated:
+            excluded.append(term)
+            join_next = False
+        elif join_next and groups:
+            groups[-1].append(term)
+            join_next = False
         else:
-            new_terms = [Term(tuple(words), prefix=bool(star))]
-        for term in new_terms:
-            count += 1
-            if count > MAX_TERMS:
-                break
-            if negated:
-                excluded.append(term)
-                join_next = False
-            elif join_next and groups:
-                groups[-1].append(term)
-                join_next = False
-            else:
-                groups.append([term])
+            groups.append([term])
     return ParsedQuery(tuple(tuple(group) for group in groups), tuple(excluded))
 
 
 # --- PostgreSQL: a tsquery for to_tsquery ---------------------------------------------------------------
 
 def _ts_term(term: Term, weight: str) -> str:
-    lexemes = []
-    for position, word in enumerate(term.words):
-        label = ("*" if term.prefix and position == len(term.words) - 1 else "") + weight
-        lexemes.append(f"'{word}'" + (f":{label}" if label else ""))
-    return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"
+    # Quoted, the text goes through the configuration's parser and stemmer as the document did (several lexemes
+    # become a phrase); inside quotes only a quote and a backslash are special, and both are escaped.
+    quoted = "'" + term.text.replace("\\", "\\\\").replace("'", "''") + "'"
+    label = ("*" if term.prefix else "") + weight
+    return f"{quoted}:{label}" if label else quoted
 
 
 def postgres_tsquery(query: ParsedQuery, within: str = "all") -> str:
-    """The argument of to_tsquery(SEARCH_CONFIG, …): words are quoted lexemes (letters and digits only, so no
-    quoting can break out), phrases use <->, prefixes :*, and prompts/responses the weights A/B."""
+    """The argument of to_tsquery(SEARCH_CONFIG, …): each term quoted, prefixes :*, and prompts or responses the
+    weights A and B."""
     weight = {"prompt": "A", "response": "B"}.get(within, "")
     parts = ["(" + " | ".join(_ts_term(term, weight) for term in group) + ")" for group in query.groups]
     parts += ["!" + _ts_term(term, weight) for term in query.excluded]
@@ -120,7 +119,12 @@ def postgres_tsquery(query: ParsedQuery, within: str = "all") -> str:
 # --- SQLite: an FTS5 MATCH expression ---------------------------------------------------------------------
 
 def _fts_term(term: Term) -> str:
-    return '"' + " ".join(term.words) + '"' + ("*" if term.prefix else "")
+    if term.phrase or len(term.words) == 1:
+        return '"' + " ".join(term.words) + '"' + ("*" if term.prefix else "")
+    # "e-mail", "a/b" typed as one word: each of its words, as FTS5 indexed them.
+    last = len(term.words) - 1
+    return "(" + " AND ".join('"' + word + '"' + ("*" if term.prefix and i == last else "")
+                             for i, word in enumerate(term.words)) + ")"
 
 
 def fts5_match(terms_or_groups, within: str = "all") -> str:
@@ -252,6 +256,18 @@ def _write_sqlite(cursor, rows):
 # --- Schema (migration 0008 and `reindex_examples`) --------------------------------------------------------
 
 POSTGRES_SCHEMA = [
+    # English stemming without a stop-word list (the snowball dictionary given none), as FTS5 does it.
+    f"""DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = '{SEARCH_CONFIG}_stem') THEN
+            CREATE TEXT SEARCH DICTIONARY {SEARCH_CONFIG}_stem (TEMPLATE = snowball, LANGUAGE = english);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = '{SEARCH_CONFIG}') THEN
+            CREATE TEXT SEARCH CONFIGURATION {SEARCH_CONFIG} (COPY = pg_catalog.english);
+            ALTER TEXT SEARCH CONFIGURATION {SEARCH_CONFIG}
+                ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part
+                WITH {SEARCH_CONFIG}_stem;
+        END IF;
+    END $$""",
     f"ALTER TABLE {SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS document tsvector",
     f"CREATE INDEX IF NOT EXISTS summary_document_gin ON {SUMMARY_TABLE} USING gin (document)",
     # The tag filter and "send to review" ask `tags @> '["x"]'`: answered by this index rather than a scan.
@@ -261,10 +277,12 @@ POSTGRES_SCHEMA_REVERSE = [
     "DROP INDEX IF EXISTS example_tags_gin",
     "DROP INDEX IF EXISTS summary_document_gin",
     f"ALTER TABLE {SUMMARY_TABLE} DROP COLUMN IF EXISTS document",
+    f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {SEARCH_CONFIG}",
+    f"DROP TEXT SEARCH DICTIONARY IF EXISTS {SEARCH_CONFIG}_stem",
 ]
 SQLITE_SCHEMA = [
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(prompt, response, "
-    "tokenize = 'porter unicode61 remove_diacritics 2')",
+    "tokenize = 'porter unicode61 remove_diacritics 0')",
     # Deleting an example deletes its summary (Django's cascade): its search entry goes with it. SQLite drops a
     # table's triggers when a migration rebuilds the table: `reindex_examples` creates it again.
     f"CREATE TRIGGER IF NOT EXISTS examplesummary_unindex AFTER DELETE ON {SUMMARY_TABLE} "
@@ -273,8 +291,26 @@ SQLITE_SCHEMA = [
 SQLITE_SCHEMA_REVERSE = ["DROP TRIGGER IF EXISTS examplesummary_unindex", f"DROP TABLE IF EXISTS {FTS_TABLE}"]
 
 
+def search_schema_present(connection):
+    """Whether the index's column, configuration, table and trigger are all there."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT (SELECT count(*) FROM information_schema.columns WHERE table_name = %s AND column_name = "
+                "'document') + (SELECT count(*) FROM pg_ts_config WHERE cfgname = %s) + (SELECT count(*) FROM "
+                "pg_indexes WHERE indexname IN ('summary_document_gin', 'example_tags_gin'))",
+                [SUMMARY_TABLE, SEARCH_CONFIG],
+            )
+            return cursor.fetchone()[0] == 4
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name IN (%s, 'examplesummary_unindex')", [FTS_TABLE])
+        return cursor.fetchone()[0] == 2
+
+
 def ensure_search_schema(connection, reverse=False):
-    """Create (or drop) the search index's tables, columns and triggers of `connection`'s database."""
+    """Create (or drop) the search index's tables, columns and triggers of `connection`'s database; nothing when
+    they are there (no DDL, so it may run inside a transaction that wrote rows)."""
+    if not reverse and search_schema_present(connection):
+        return
     if connection.vendor == "postgresql":
         statements = POSTGRES_SCHEMA_REVERSE if reverse else POSTGRES_SCHEMA
     elif connection.vendor == "sqlite":
