@@ -14,8 +14,9 @@ The index, one entry an example, is written by the services with every change of
 (`index_examples`, called from curation.services), in the same transaction, so it always holds the current
 revision's text:
 
-- PostgreSQL: a `document` tsvector column of ExampleSummary (prompts weighted A, responses B), GIN-indexed;
-  a search is one `document @@ to_tsquery('lima_english', …)` that the index answers. `lima_english` is
+- PostgreSQL: a `document` tsvector column of ExampleSummary (prompts weighted A, responses B), GIN-indexed, with
+  two more GIN indexes on its prompt and response lexemes (`ts_filter`); a search is one
+  `document @@ to_tsquery('lima_english', …)` that an index answers. `lima_english` is
   PostgreSQL's English stemming without its stop-word list (migration 0008), so that "by the sea" means what it
   does on SQLite.
 - SQLite (the embedded default): the FTS5 table `curation_examplesearch` (prompt, response; rowid = example id),
@@ -25,6 +26,7 @@ Both stem English and keep every word; accents count on both ("café" is not "ca
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -38,6 +40,9 @@ FTS_TABLE = "curation_examplesearch"
 SUMMARY_TABLE = "curation_examplesummary"
 WITHIN = ("all", "prompt", "response")
 MAX_TERMS = 32  # a query of more terms is cut there: nobody types more, and it bounds the work
+# Characters of the prompts, and of the responses, that are indexed: LIMA's longest answers are ~18k; a tsvector
+# holds at most 1 MB, and a pasted log of megabytes must not fail an import.
+MAX_INDEXED_CHARS = 100_000
 
 # --- The query language -----------------------------------------------------------------------------------
 
@@ -99,21 +104,23 @@ def parse_query(text: str) -> ParsedQuery:
 
 # --- PostgreSQL: a tsquery for to_tsquery ---------------------------------------------------------------
 
-def _ts_term(term: Term, weight: str) -> str:
+def _ts_term(term: Term) -> str:
     # Quoted, the text goes through the configuration's parser and stemmer as the document did (several lexemes
     # become a phrase); inside quotes only a quote and a backslash are special, and both are escaped.
     quoted = "'" + term.text.replace("\\", "\\\\").replace("'", "''") + "'"
-    label = ("*" if term.prefix else "") + weight
-    return f"{quoted}:{label}" if label else quoted
+    return quoted + ":*" if term.prefix else quoted
 
 
-def postgres_tsquery(query: ParsedQuery, within: str = "all") -> str:
-    """The argument of to_tsquery(SEARCH_CONFIG, …): each term quoted, prefixes :*, and prompts or responses the
-    weights A and B."""
-    weight = {"prompt": "A", "response": "B"}.get(within, "")
-    parts = ["(" + " | ".join(_ts_term(term, weight) for term in group) + ")" for group in query.groups]
-    parts += ["!" + _ts_term(term, weight) for term in query.excluded]
+def postgres_tsquery(query: ParsedQuery) -> str:
+    """The argument of to_tsquery(SEARCH_CONFIG, …): each term quoted, prefixes :*."""
+    parts = ["(" + " | ".join(_ts_term(term) for term in group) + ")" for group in query.groups]
+    parts += ["!" + _ts_term(term) for term in query.excluded]
     return " & ".join(parts)
+
+
+# What is searched, per `within`: the whole document, or the lexemes of one weight — an expression with a GIN index
+# of its own (a weight in the query instead would make PostgreSQL re-read every candidate's document).
+POSTGRES_DOCUMENT = {"all": "document", "prompt": "ts_filter(document, '{a}')", "response": "ts_filter(document, '{b}')"}
 
 
 # --- SQLite: an FTS5 MATCH expression ---------------------------------------------------------------------
@@ -138,19 +145,31 @@ def fts5_match(terms_or_groups, within: str = "all") -> str:
 
 # --- The one search function ------------------------------------------------------------------------------
 
-def search_examples(queryset, text: str, within: str = "all"):
+# PostgreSQL: a query the planner expects in more than this share of the examples is left to it (it reads the
+# newest examples' documents until a page is full: a few dozen); a rarer one is answered from the GIN index.
+COMMON_SHARE = 0.05
+
+
+def search_examples(queryset, text: str, within: str = "all", plan: str = "auto"):
     """`queryset` (of Examples) narrowed to those whose current text matches `text`; unchanged for an empty
-    query. The same language and the same answers on PostgreSQL and SQLite (but for stop words)."""
+    query. The same language and the same answers on PostgreSQL and SQLite.
+
+    `plan` (PostgreSQL): "index" has the GIN index find every match (what a count wants); "auto" does that for a
+    query its statistics expect in fewer than COMMON_SHARE of the examples, and otherwise lets the planner walk
+    the examples in the page's order, which stops at the first page's worth ("the" matches everything)."""
     query = parse_query(text)
     if not query:
         return queryset
     within = within if within in WITHIN else "all"
-    vendor = connections[queryset.db].vendor
+    connection = connections[queryset.db]
+    vendor = connection.vendor
     if vendor == "postgresql":
-        tsquery = postgres_tsquery(query, within)
-        return queryset.filter(pk__in=RawSQL(
-            f"SELECT example_id FROM {SUMMARY_TABLE} WHERE document @@ to_tsquery('{SEARCH_CONFIG}', %s)", [tsquery]
-        ))
+        condition = f"{POSTGRES_DOCUMENT[within]} @@ to_tsquery('{SEARCH_CONFIG}', %s)"
+        params = [postgres_tsquery(query)]
+        # OFFSET 0 keeps the subquery whole, so that the GIN index answers it: left to itself the planner may walk
+        # the examples newest first and read each one's document, which costs seconds when few of them match.
+        fence = " OFFSET 0" if plan == "index" or _expected_share(connection, condition, params) < COMMON_SHARE else ""
+        return queryset.filter(pk__in=RawSQL(f"SELECT example_id FROM {SUMMARY_TABLE} WHERE {condition}{fence}", params))
     if vendor == "sqlite":
         if query.groups:
             queryset = queryset.filter(pk__in=RawSQL(
@@ -164,6 +183,18 @@ def search_examples(queryset, text: str, within: str = "all"):
             ))
         return queryset
     raise NotImplementedError(f"full-text search has no backend for {vendor}")
+
+
+def _expected_share(connection, condition, params):
+    """The planner's estimate of the share of the examples matching `condition` (from the tsvector statistics
+    ANALYZE keeps: how often each word occurs)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {SUMMARY_TABLE} WHERE {condition}", params)
+        plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [SUMMARY_TABLE])
+        total = cursor.fetchone()[0]
+    return plan[0]["Plan"]["Plan Rows"] / total if total and total > 0 else 0.0
 
 
 # --- The index ------------------------------------------------------------------------------------------
@@ -194,8 +225,8 @@ def summarize(texts) -> Summary:
         response_chars=sum(len(text.strip()) for text in assistants),
         response_tokens=sum(estimate_tokens(text) for text in assistants),
         turn_count=len(texts),
-        prompt="\n\n".join(users),
-        response="\n\n".join(assistants),
+        prompt="\n\n".join(users)[:MAX_INDEXED_CHARS],
+        response="\n\n".join(assistants)[:MAX_INDEXED_CHARS],
     )
 
 
@@ -255,6 +286,9 @@ def _write_sqlite(cursor, rows):
 
 # --- Schema (migration 0008 and `reindex_examples`) --------------------------------------------------------
 
+# On both databases: the table's "Changed" column sorts through this (value, id) index. (Not in Example's Meta:
+# the model belongs to curation/models.py, the index to the table.)
+BOTH_SCHEMA = ["CREATE INDEX IF NOT EXISTS example_updated_idx ON curation_example (updated_at, id)"]
 POSTGRES_SCHEMA = [
     # English stemming without a stop-word list (the snowball dictionary given none), as FTS5 does it.
     f"""DO $$ BEGIN
@@ -270,10 +304,16 @@ POSTGRES_SCHEMA = [
     END $$""",
     f"ALTER TABLE {SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS document tsvector",
     f"CREATE INDEX IF NOT EXISTS summary_document_gin ON {SUMMARY_TABLE} USING gin (document)",
+    f"CREATE INDEX IF NOT EXISTS summary_prompt_gin ON {SUMMARY_TABLE} USING gin ((ts_filter(document, '{{a}}')))",
+    f"CREATE INDEX IF NOT EXISTS summary_response_gin ON {SUMMARY_TABLE} USING gin ((ts_filter(document, '{{b}}')))",
     # The tag filter and "send to review" ask `tags @> '["x"]'`: answered by this index rather than a scan.
     "CREATE INDEX IF NOT EXISTS example_tags_gin ON curation_example USING gin (tags jsonb_path_ops)",
+    *BOTH_SCHEMA,
 ]
 POSTGRES_SCHEMA_REVERSE = [
+    "DROP INDEX IF EXISTS example_updated_idx",
+    "DROP INDEX IF EXISTS summary_response_gin",
+    "DROP INDEX IF EXISTS summary_prompt_gin",
     "DROP INDEX IF EXISTS example_tags_gin",
     "DROP INDEX IF EXISTS summary_document_gin",
     f"ALTER TABLE {SUMMARY_TABLE} DROP COLUMN IF EXISTS document",
@@ -287,8 +327,10 @@ SQLITE_SCHEMA = [
     # table's triggers when a migration rebuilds the table: `reindex_examples` creates it again.
     f"CREATE TRIGGER IF NOT EXISTS examplesummary_unindex AFTER DELETE ON {SUMMARY_TABLE} "
     f"BEGIN DELETE FROM {FTS_TABLE} WHERE rowid = old.example_id; END",
+    *BOTH_SCHEMA,
 ]
-SQLITE_SCHEMA_REVERSE = ["DROP TRIGGER IF EXISTS examplesummary_unindex", f"DROP TABLE IF EXISTS {FTS_TABLE}"]
+SQLITE_SCHEMA_REVERSE = ["DROP INDEX IF EXISTS example_updated_idx", "DROP TRIGGER IF EXISTS examplesummary_unindex",
+                         f"DROP TABLE IF EXISTS {FTS_TABLE}"]
 
 
 def search_schema_present(connection):
@@ -298,12 +340,14 @@ def search_schema_present(connection):
             cursor.execute(
                 "SELECT (SELECT count(*) FROM information_schema.columns WHERE table_name = %s AND column_name = "
                 "'document') + (SELECT count(*) FROM pg_ts_config WHERE cfgname = %s) + (SELECT count(*) FROM "
-                "pg_indexes WHERE indexname IN ('summary_document_gin', 'example_tags_gin'))",
+                "pg_indexes WHERE indexname IN ('summary_document_gin', 'summary_prompt_gin', 'summary_response_gin', "
+                "'example_tags_gin', 'example_updated_idx'))",
                 [SUMMARY_TABLE, SEARCH_CONFIG],
             )
-            return cursor.fetchone()[0] == 4
-        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name IN (%s, 'examplesummary_unindex')", [FTS_TABLE])
-        return cursor.fetchone()[0] == 2
+            return cursor.fetchone()[0] == 7
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name IN (%s, 'examplesummary_unindex', "
+                       "'example_updated_idx')", [FTS_TABLE])
+        return cursor.fetchone()[0] == 3
 
 
 def ensure_search_schema(connection, reverse=False):

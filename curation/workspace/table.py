@@ -18,7 +18,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import connections
+from django.db import OperationalError, connections, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.expressions import RawSQL
 
@@ -134,8 +134,8 @@ class TableFilters:
     def __bool__(self):
         return bool(self.as_dict())
 
-    def apply(self, examples):
-        """`examples` narrowed by every filter that is set."""
+    def apply(self, examples, search_plan="auto"):
+        """`examples` narrowed by every filter that is set (`search_plan`: see search.search_examples)."""
         if self.status:
             examples = examples.filter(status=self.status)
         if self.split:
@@ -164,12 +164,12 @@ class TableFilters:
             if entry is not None:
                 examples = entry.apply(examples, value)
         if self.q:
-            examples = search_examples(examples, self.q, self.within)
+            examples = search_examples(examples, self.q, self.within, plan=search_plan)
         return examples
 
 
-def filtered_examples(filters):
-    return filters.apply(Example.objects.all())
+def filtered_examples(filters, search_plan="auto"):
+    return filters.apply(Example.objects.all(), search_plan=search_plan)
 
 
 # --- Sorting ----------------------------------------------------------------------------------------------
@@ -299,33 +299,75 @@ class Page:
     size: int
     next_cursor: str | None = None
     prev_cursor: str | None = None
-    count: int = 0
+    count: int | None = 0  # None: counting took longer than COUNT_BUDGET_MS
     count_is_capped: bool = False  # more than EXAMPLES_COUNT_LIMIT match: `count` is that limit
 
     @property
     def count_text(self):
+        if self.count is None:
+            return f"{len(self.rows):,}+"
         return f"{self.count:,}+" if self.count_is_capped else f"{self.count:,}"
+
+    @property
+    def more_than_shown(self):
+        """More examples match than this page shows (so that "all matching" means something)."""
+        return self.count is None or self.count_is_capped or self.count > len(self.rows)
+
+
+# PostgreSQL: a count taking longer than this gives up (a phrase of common words at 100k examples re-reads
+# thousands of documents); the page then says "50+" rather than wait.
+COUNT_BUDGET_MS = 150
 
 
 def count_matching(examples, limit=None):
-    """(count, capped): an exact count up to EXAMPLES_COUNT_LIMIT, beyond it the limit and True — a count that
-    costs at most that many rows whatever the table holds."""
+    """(count, capped): exact up to EXAMPLES_COUNT_LIMIT, beyond it the limit and True — a count that reads at
+    most that many rows whatever the table holds; (None, False) when PostgreSQL could not count within
+    COUNT_BUDGET_MS."""
     limit = settings.EXAMPLES_COUNT_LIMIT if limit is None else limit
-    found = examples.order_by().values("pk")[: limit + 1].count()
+    query = examples.order_by().values("pk")[: limit + 1]
+    connection = connections[examples.db]
+    if connection.vendor != "postgresql":
+        found = query.count()
+    else:
+        try:
+            with transaction.atomic(using=examples.db):  # a savepoint inside a request's transaction
+                with connection.cursor() as cursor:
+                    # The budget; and the search's matches read from the GIN index, never by reading every
+                    # example's document (the planner underrates that: the documents are TOASTed).
+                    cursor.execute("SELECT current_setting('statement_timeout'), current_setting('enable_seqscan'), "
+                                   "set_config('statement_timeout', %s, true), set_config('enable_seqscan', 'off', true)",
+                                   [str(COUNT_BUDGET_MS)])
+                    before = cursor.fetchone()[:2]
+                found = query.count()
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('statement_timeout', %s, true), "
+                                   "set_config('enable_seqscan', %s, true)", list(before))
+        except OperationalError as error:
+            if "statement timeout" not in str(error):
+                raise
+            return None, False
     return (limit, True) if found > limit else (found, False)
 
 
-def rows_queryset(examples, sort=None):
+def rows_queryset(examples):
     """What a page shows of each example: source, summary, and every added column's annotation."""
     rows = examples.select_related("source", "summary").defer("metadata")
     for column in registry.columns():
         rows = column.annotate(rows)
-    if sort is not None and sort.key != "id":
-        if sort.path.startswith("summary__"):
-            # An inner join, so that the (value, example) index drives the page rather than a sort of everything.
-            rows = rows.filter(summary__isnull=False)
-        rows = rows.annotate(_sort_value=F(sort.path))
     return rows
+
+
+def _keyed(examples, sort):
+    """`examples` with only what sorting needs: the sort value as `_sort_value` (the page's rows are read after,
+    for their ids only, so that a sort the database cannot take from an index sorts narrow rows)."""
+    if sort.key == "id":
+        return examples
+    if sort.column is not None:
+        examples = sort.column.annotate(examples)
+    if sort.path.startswith("summary__"):
+        # An inner join, so that the (value, example) index drives the page rather than a sort of everything.
+        examples = examples.filter(summary__isnull=False)
+    return examples.annotate(_sort_value=F(sort.path))
 
 
 def table_page(filters, *, sort=None, cursor=None, size=None, count=True):
@@ -334,24 +376,32 @@ def table_page(filters, *, sort=None, cursor=None, size=None, count=True):
     sort = sort or Sort.parse(DEFAULT_SORT)
     size = size if size in PAGE_SIZES else settings.EXAMPLES_PAGE_SIZE
     base = filtered_examples(filters)
-    rows = rows_queryset(base, sort)
+    keyed = _keyed(base, sort)
     position = decode_cursor(cursor, sort)
     backwards = position is not None and position[2] == "prev"
     if position is not None:
         value, pk, _ = position
         if sort.key == "id":
             descending = sort.descending != backwards
-            rows = rows.filter(**{"pk__lt" if descending else "pk__gt": pk})
+            keyed = keyed.filter(**{"pk__lt" if descending else "pk__gt": pk})
         else:
-            rows = rows.filter(_after(value, pk, sort.descending != backwards, not backwards, sort.nullable))
-    found = list(_ordered(rows, sort, backwards)[: size + 1])
-    more = len(found) > size
-    found = found[:size]
+            keyed = keyed.filter(_after(value, pk, sort.descending != backwards, not backwards, sort.nullable))
+    ordered = _ordered(keyed, sort, backwards)
+    keys = list(ordered.values_list("pk", "_sort_value")[: size + 1] if sort.key != "id"
+                else ((pk, pk) for pk in ordered.values_list("pk", flat=True)[: size + 1]))
+    more = len(keys) > size
+    keys = keys[:size]
     if backwards and not more:
         # Nothing before these: this is the first page, read as the first page (full, and with no "previous").
         return table_page(filters, sort=sort, size=size, count=count)
     if backwards:
-        found.reverse()
+        keys.reverse()
+    shown = {example.pk: example for example in rows_queryset(Example.objects.filter(pk__in=[pk for pk, _ in keys]))}
+    found = []
+    for pk, value in keys:
+        if pk in shown:  # (one deleted between the two reads is left out)
+            shown[pk]._sort_value = value
+            found.append(shown[pk])
     page = Page(rows=found, sort=sort, size=size)
     if found:
         if backwards or more:
@@ -359,5 +409,8 @@ def table_page(filters, *, sort=None, cursor=None, size=None, count=True):
         if position is not None:
             page.prev_cursor = encode_cursor(sort, found[0], "prev")
     if count:
-        page.count, page.count_is_capped = count_matching(base)
+        if position is None and not more:
+            page.count = len(found)  # everything is on this page: nothing to count
+        else:
+            page.count, page.count_is_capped = count_matching(filtered_examples(filters, search_plan="index"))
     return page

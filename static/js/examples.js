@@ -12,7 +12,7 @@
   let focused = -1;
 
   function selectedCount() {
-    if (scopeAll()?.checked) return Number(results().dataset.count || 0);
+    if (scopeAll()?.checked) return Number(results().dataset.count || 1);
     return checks().filter(function (box) { return box.checked; }).length;
   }
 
@@ -24,7 +24,8 @@
     const boxes = checks();
     const picked = boxes.filter(function (box) { return box.checked; }).length;
     const label = document.getElementById("selection-count");
-    const text = all ? "All " + root.dataset.countText + " matching" : picked ? picked + " selected" : "None selected";
+    const matching = root.dataset.countText ? root.dataset.countText + " " : "";
+    const text = all ? "All " + matching + "matching" : picked ? picked + " selected" : "None selected";
     if (label) {
       label.textContent = text;
       label.classList.toggle("has-selection", Boolean(all || picked));
@@ -37,7 +38,7 @@
     }
     boxes.forEach(function (box) { box.disabled = Boolean(all); if (all) box.checked = true; });
     root.querySelectorAll("[data-selection-label]").forEach(function (node) {
-      node.textContent = all ? "all " + root.dataset.countText + " matching examples" : picked === 1 ? "this example" : "these " + picked + " examples";
+      node.textContent = all ? "all " + matching + "matching examples" : picked === 1 ? "this example" : "these " + picked + " examples";
     });
   }
 
@@ -82,7 +83,8 @@
     if (!question && !all) return;
     event.preventDefault();
     const label = submitter ? submitter.textContent.trim().replace(/\s+\S$/, "") : "Act on";
-    const text = (question ? question + " " : "") + (all ? label + " all " + results().dataset.countText + " matching examples?" : "");
+    const count = results().dataset.countText;
+    const text = (question ? question + " " : "") + (all ? label + " all " + (count ? count + " " : "") + "matching examples?" : "");
     if (window.confirm(text.trim())) event.detail.issueRequest(true);
   });
   document.addEventListener("htmx:afterRequest", function (event) {

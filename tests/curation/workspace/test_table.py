@@ -6,6 +6,7 @@ import random
 import re
 
 import pytest
+from django.conf import settings
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Length
 from django.utils.html import format_html
@@ -296,3 +297,28 @@ def test_strangers_log_in_first_and_people_without_a_role_get_403(client_of, cha
     assert client_of(charlie).get("/examples/").status_code == 403
     admin_page = client_of(alice).get("/examples/").content.decode()
     assert 'value="delete"' in admin_page  # admins may delete; annotators are not offered it
+
+
+@pytest.mark.skipif("postgresql" not in settings.DATABASES["default"]["ENGINE"],
+                    reason="the count's time budget is PostgreSQL's (statement_timeout)")
+def test_a_count_that_would_take_too_long_gives_up_and_the_page_says_so(web, varied):
+    from django.db import connection
+    from django.db.models.expressions import RawSQL
+
+    slow = RawSQL("SELECT id FROM curation_example, (SELECT pg_sleep(0.4)) AS wait", [])  # 0.4 s a query
+    registry.register_filter("slow", "Slow", choices=[("yes", "Slow")],
+                             apply=lambda examples, value: examples.filter(pk__in=slow))
+    try:
+        page = web.get("/examples/?slow=yes&size=25").content.decode()
+    finally:
+        registry.unregister("slow")
+
+    assert "<strong>25+</strong> examples match" in page and "too many to count quickly" in page
+    assert len(rows_of_text(page)) == 25
+    with connection.cursor() as cursor:  # the budget was the count's alone
+        cursor.execute("SELECT pg_sleep(0.3), current_setting('statement_timeout')")
+        assert cursor.fetchone()[1] == "0"
+
+
+def rows_of_text(page):
+    return re.findall(r'name="item" value="(\d+):\d+"', page)
