@@ -22,11 +22,7 @@ from curation.workspace.search import WITHIN
 from curation.workspace.table import FLAGS, PAGE_SIZES, REVIEWED, SORTS, WITHIN_LABELS, Sort, TableFilters, table_page
 
 REFRESH = "examples-changed"  # the event that makes the results reload themselves
-
-
-def _page_size(request):
-    value = request.GET.get("size", "")
-    return int(value) if value.isdigit() and int(value) in PAGE_SIZES else None
+LAID_OUT = {"approve", "reject", "split", "tag", "untag", "queue"}  # actions the bar lays out with their inputs
 
 
 # The built-in columns in the order the rows show them: (sort key or None, label, numeric, help). Added columns
@@ -100,9 +96,6 @@ def _results_context(request):
         "page_sizes": PAGE_SIZES,
         "size": page.size,
     }
-
-
-LAID_OUT = {"approve", "reject", "split", "tag", "untag", "queue"}  # actions the bar lays out with their inputs
 
 
 @require_GET
