@@ -219,6 +219,13 @@ DEMO_PASSWORD = env_str("DEMO_PASSWORD")
 # --- Review claims: how long an annotator holds an item before another may take it.
 REVIEW_CLAIM_SECONDS = env_int("REVIEW_CLAIM_SECONDS", 15 * 60)
 
+# --- The examples table (/examples/): rows a page shows; how far the count of matching examples is exact (beyond:
+# "10,000+", so the count never reads more rows than this); bulk actions on more examples than this run on a worker,
+# smaller ones in the request.
+EXAMPLES_PAGE_SIZE = env_int("EXAMPLES_PAGE_SIZE", 50)
+EXAMPLES_COUNT_LIMIT = env_int("EXAMPLES_COUNT_LIMIT", 10_000)
+BULK_JOB_MIN_EXAMPLES = env_int("BULK_JOB_MIN_EXAMPLES", 1000)
+
 # --- REST API
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns an anonymous request into 401 rather than 403.

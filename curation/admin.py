@@ -1,10 +1,12 @@
 from django.contrib import admin
 
 from curation.models import (
+    BulkActionJob,
     CompositionTarget,
     DatasetItem,
     DatasetVersion,
     Example,
+    ExampleSummary,
     ExportJob,
     FreezeJob,
     ImportRun,
@@ -12,6 +14,7 @@ from curation.models import (
     Review,
     Revision,
     Source,
+    StyleCheck,
     Turn,
 )
 
@@ -106,3 +109,29 @@ class CompositionTargetAdmin(admin.ModelAdmin):
     list_display = ["split", "bucket", "target", "updated_by", "updated_at"]
     list_filter = ["split"]
     search_fields = ["bucket"]
+
+
+# --- The examples table (curation/workspace): derived rows, kept by the services and the style check --------
+
+@admin.register(ExampleSummary)
+class ExampleSummaryAdmin(admin.ModelAdmin):
+    list_display = ["example", "first_line", "turn_count", "prompt_chars", "response_chars"]
+    list_filter = ["turn_count"]
+    search_fields = ["first_line", "content_hash"]
+    readonly_fields = ["example", "content_hash", "first_line", "prompt_chars", "prompt_tokens", "response_chars",
+                       "response_tokens", "turn_count"]
+
+
+@admin.register(StyleCheck)
+class StyleCheckAdmin(admin.ModelAdmin):
+    list_display = ["example", "warnings", "codes", "checked_at"]
+    list_filter = ["warnings"]
+    search_fields = ["content_hash"]
+
+
+@admin.register(BulkActionJob)
+class BulkActionJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "action", "status", "total", "done", "changed", "created_by", "created_at"]
+    list_filter = ["status", "action"]
+    search_fields = ["action", "error", "created_by__username"]
+    readonly_fields = ["created_at", "started_at", "finished_at", "heartbeat_at"]

@@ -315,3 +315,7 @@ class FreezeJob(Job):
 
     def __str__(self):
         return f"Freeze #{self.pk} {self.name} ({self.status})"
+
+
+# The examples table's models (summaries, style checks, bulk actions) live with it, in curation/workspace/.
+from curation.workspace.models import BulkActionJob, ExampleSummary, StyleCheck  # noqa: E402, F401

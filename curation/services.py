@@ -17,6 +17,7 @@ from django.db.models import ProtectedError
 
 from core.errors import ConflictError
 from curation.models import Example, Review, Revision, Source, Turn
+from curation.workspace.search import index_examples
 
 ROLES = (Turn.Role.USER, Turn.Role.ASSISTANT)
 
@@ -115,10 +116,13 @@ def _write_turns(example, texts):
     Turn.objects.bulk_create(
         Turn(example=example, position=i, role=ROLES[i % 2], text=text) for i, text in enumerate(texts)
     )
+    index_examples([(example.pk, example.content_hash, texts)])  # the table's lengths and search, in step
 
 
-def _record_revision(example, texts, author, note):
-    return Revision.objects.create(
+def new_revision(example, texts, author, note):
+    """The Revision (unsaved) recording `example` as it is now with `texts`: every verb writes this row, one at a
+    time or in bulk (curation.workspace.bulk)."""
+    return Revision(
         example=example,
         number=example.version,
         author=author,
@@ -130,6 +134,17 @@ def _record_revision(example, texts, author, note):
         tags=list(example.tags),
         content_hash=example.content_hash,
     )
+
+
+def _record_revision(example, texts, author, note):
+    revision = new_revision(example, texts, author, note)
+    revision.save()
+    return revision
+
+
+def review_note(decision, reason=""):
+    """The note of the revision a decision writes: "review: reject (low_quality)"."""
+    return f"review: {decision}" + (f" ({reason})" if reason else "")
 
 
 @transaction.atomic
@@ -169,7 +184,8 @@ def create_example(
 @transaction.atomic
 def create_examples_bulk(rows, *, source, import_run=None, author=None, note="imported"):
     """create_example for many examples at once (imports): the same rows, written in three INSERTs
-    (examples, turns, revisions) rather than four queries an example.
+    (examples, turns, revisions) and the examples table's index (one or three statements) rather than four
+    queries an example.
 
     Each row is a mapping of create_example's per-example arguments (``turns`` required; ``external_id``,
     ``domain``, ``split``, ``status``, ``tags``, ``metadata`` with its defaults). The same rules: turns
@@ -202,13 +218,9 @@ def create_examples_bulk(rows, *, source, import_run=None, author=None, note="im
         for example, texts in zip(examples, conversations) for i, text in enumerate(texts)
     )
     Revision.objects.bulk_create(
-        Revision(
-            example=example, number=example.version, author=author, note=note, turns=list(texts),
-            status=example.status, split=example.split, domain=example.domain, tags=list(example.tags),
-            content_hash=example.content_hash,
-        )
-        for example, texts in zip(examples, conversations)
+        new_revision(example, texts, author, note) for example, texts in zip(examples, conversations)
     )
+    index_examples([(example.pk, example.content_hash, texts) for example, texts in zip(examples, conversations)])
     return examples
 
 
@@ -226,8 +238,8 @@ def edit_example(
     if texts is None:
         texts = list(example.turns.values_list("text", flat=True))
     else:
-        _write_turns(example, texts)
         example.content_hash = content_hash(texts)
+        _write_turns(example, texts)
     for field, value in (("status", status), ("split", split), ("domain", domain), ("metadata", metadata)):
         if value is not None:
             setattr(example, field, value)
@@ -261,7 +273,7 @@ def review_example(example, *, reviewer, decision, reason="", comment="", expect
     if new_status != example.status or (split is not None and split != example.split):
         example = edit_example(
             example, expected_version=version, author=reviewer, status=new_status, split=split,
-            note=f"review: {decision}" + (f" ({reason})" if reason else ""),
+            note=review_note(decision, reason),
         )
     revision = example.revisions.order_by("-number").first()
     return Review.objects.create(

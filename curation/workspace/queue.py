@@ -20,6 +20,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from curation.models import Example
+from curation.workspace.table import with_tag
 
 CHUNK = 50  # candidates read per query while looking for a free item
 
@@ -77,6 +78,7 @@ class QueueFilters:
     status: str = Example.Status.CANDIDATE
     split: str = ""
     import_run: str = ""
+    tag: str = ""  # e.g. the tag "send to review" put on examples from the table
     flag: str = ""
 
     @classmethod
@@ -111,6 +113,8 @@ def queue_queryset(filters, user):
         examples = examples.filter(import_run_id=int(filters.import_run))
     if filters.domain:
         examples = examples.filter(domain=filters.domain)
+    if filters.tag:
+        examples = with_tag(examples, filters.tag)
     if filters.flag == "multi_turn":
         examples = examples.annotate(turn_count=Count("turns")).filter(turn_count__gt=2)
     elif filters.flag == "never_reviewed":

@@ -3,9 +3,9 @@ validate and present."""
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from core.api import Conflict, as_drf_error
+from core.api import JOB_FIELDS, Conflict, as_drf_error
 from curation import services
-from curation.models import Example, Review, Revision, Source, Turn
+from curation.models import BulkActionJob, Example, Review, Revision, Source, Turn
 
 
 def stale_edit_conflict(error):
@@ -111,3 +111,48 @@ class RevisionSerializer(serializers.ModelSerializer):
         model = Revision
         fields = ["number", "author", "created_at", "note", "turns", "status", "split", "domain", "tags", "content_hash"]
         read_only_fields = fields
+
+
+# --- Bulk actions (curation.workspace.bulk) ------------------------------------------------------------------
+
+class BulkItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1)
+    version = serializers.IntegerField(min_value=1, help_text="The version you saw: a newer example is skipped (stale)")
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    """One action on the examples named (with the version each showed) or on every one matching `filter`."""
+
+    action = serializers.CharField(help_text="approve, reject, split, tag, untag, queue, delete, style, or one another "
+                                             "module registered")
+    items = BulkItemSerializer(many=True, required=False)
+    filter = serializers.DictField(
+        required=False, help_text='The table\'s filters, as /api/examples/ takes them: {"status": "candidate", '
+                                  '"search": "boil egg", …}: every example matching them')
+    as_of = serializers.DateTimeField(
+        required=False, help_text="With `filter`: when you looked; examples changed or added since are skipped "
+                                  "(default: now)")
+    reason = serializers.CharField(required=False, allow_blank=True, help_text="reject: why (required)")
+    comment = serializers.CharField(required=False, allow_blank=True)
+    split = serializers.ChoiceField(choices=Example.Split.choices, required=False, help_text="split: the split")
+    tag = serializers.CharField(required=False, allow_blank=True,
+                                help_text="tag, untag: the tag; queue: the tag to add (default `review`)")
+
+
+class BulkActionJobSerializer(serializers.ModelSerializer):
+    progress = serializers.FloatField(read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
+    skipped = serializers.SerializerMethodField(
+        help_text="{reason: {count, ids (the first 100), label}}: stale, new, gone, held, unchanged, protected")
+
+    class Meta:
+        model = BulkActionJob
+        fields = ["id", "action", "params", "selection", "changed", "skipped", "created_by", *JOB_FIELDS]
+        read_only_fields = fields
+
+    def get_skipped(self, job) -> dict:
+        from curation.workspace.bulk import get_action, skip_label
+
+        action = get_action(job.action)
+        return {reason: {**entry, "label": skip_label(action, reason) if action else reason}
+                for reason, entry in (job.skipped or {}).items()}

@@ -1,8 +1,8 @@
-"""Pages of the annotators' workspace: review queue, writing, example history, dashboard."""
+"""Pages of the annotators' workspace: review queue, writing, the examples table, example history, dashboard."""
 from django.urls import path
 from django.views.generic import RedirectView
 
-from curation.workspace import dashboard, examples, review, write
+from curation.workspace import dashboard, examples, listing, review, write
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/review/", permanent=False), name="home"),
@@ -13,6 +13,9 @@ urlpatterns = [
     path("review/<int:pk>/split/", review.review_split, name="curation-review-split"),
     path("write/", write.write, name="curation-write"),
     path("write/preview/", write.write_preview, name="curation-write-preview"),
+    path("examples/", listing.examples_table, name="curation-examples"),
+    path("examples/bulk/", listing.examples_bulk, name="curation-examples-bulk"),
+    path("examples/bulk/<int:pk>/", listing.examples_bulk_status, name="curation-examples-bulk-status"),
     path("examples/<int:pk>/", examples.example_detail, name="curation-example"),
     path("examples/<int:pk>/edit/", examples.example_edit, name="curation-example-edit"),
     path("examples/<int:pk>/diff/", examples.example_diff, name="curation-example-diff"),

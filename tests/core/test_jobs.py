@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_long_task_is_a_registered_kind_of_job():
-    assert {kind.model for kind in KINDS.values()} == {ImportRun, ExportJob, FreezeJob, TrainingRun, GenerationRun}
+    assert {ImportRun, ExportJob, FreezeJob, TrainingRun, GenerationRun} <= {kind.model for kind in KINDS.values()}
     assert kind_of(TrainingRun).queue == kind_of(GenerationRun).queue == "gpu"
     assert kind_of(ImportRun).queue == kind_of(ExportJob).queue == kind_of(FreezeJob).queue == "default"
 

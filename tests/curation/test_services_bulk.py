@@ -1,4 +1,6 @@
 """create_examples_bulk writes exactly the rows create_example writes, in three INSERTs."""
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -78,18 +80,26 @@ def test_defaults_are_create_examples(bob):
     assert made.revisions.get().note == "imported" and single.revisions.get().note == "created"
 
 
-def test_it_writes_a_batch_in_three_inserts():
-    source = get_or_create_source("jsonl", "many.jsonl")
-    rows = [{"turns": [f"Question {i}?", f"Answer {i}."], "external_id": str(i)} for i in range(50)]
+def test_it_writes_a_batch_in_three_inserts_and_indexes_it_in_a_few_statements():
+    def statements(count, name):
+        source = get_or_create_source("jsonl", name)
+        rows = [{"turns": [f"Question {i}?", f"Answer {i}."], "external_id": str(i)} for i in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            create_examples_bulk(rows, source=source)
+        # executemany is logged as "N times: INSERT …": one statement too.
+        return [re.sub(r"^\d+ times: ", "", q["sql"].lstrip()) for q in queries.captured_queries]
 
-    with CaptureQueriesContext(connection) as queries:
-        create_examples_bulk(rows, source=source)
+    # (Both batches stay under SQLite's 999 parameters a statement, past which Django splits an INSERT.)
+    small, large = statements(50, "many.jsonl"), statements(60, "more.jsonl")
 
-    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("INSERT")]
-    assert len(inserts) == 3
-    assert Example.objects.filter(source=source).count() == 50
-    assert Turn.objects.filter(example__source=source).count() == 100
-    assert Revision.objects.filter(example__source=source, number=1).count() == 50
+    tables = [re.search(r'INSERT INTO "?(\w+)', sql).group(1) for sql in small if sql.upper().startswith("INSERT")]
+    assert tables[:3] == ["curation_example", "curation_turn", "curation_revision"]
+    # Then the examples table's summaries and search entries (curation.workspace.search.index_examples).
+    assert set(tables[3:]) <= {"curation_examplesummary", "curation_examplesearch"} and tables[3:]
+    assert len(large) == len(small)  # as many statements for 60 examples as for 50
+    assert Example.objects.filter(source__name="many.jsonl").count() == 50
+    assert Turn.objects.filter(example__source__name="many.jsonl").count() == 100
+    assert Revision.objects.filter(example__source__name="many.jsonl", number=1).count() == 50
 
 
 def test_one_broken_conversation_refuses_the_whole_batch():

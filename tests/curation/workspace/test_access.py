@@ -14,7 +14,7 @@ def example(bob):
 def pages(example):
     return ["/review/", f"/review/{example.pk}/", f"/review/step/?after={example.pk}", "/write/",
             f"/examples/{example.pk}/", f"/examples/{example.pk}/edit/", f"/examples/{example.pk}/diff/?a=1&b=1",
-            "/dashboard/"]
+            "/dashboard/", "/examples/", "/examples/?q=egg&sort=-response"]
 
 
 def posts(example):
@@ -26,6 +26,7 @@ def posts(example):
         (f"/examples/{example.pk}/edit/", {"turn": ["Q?", "B."], "version": 1}),
         (f"/examples/{example.pk}/revert/", {"number": 1, "version": 1}),
         ("/dashboard/targets/", {"target__train__wikihow": 10}),
+        ("/examples/bulk/", {"action": "approve", "item": [f"{example.pk}:1"]}),
     ]
 
 
