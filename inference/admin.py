@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from inference.models import Generation, GenerationRun, Judgment, Rating, Study, StudyItem, StudyRun
+from inference.models import DraftRun, Generation, GenerationRun, Judgment, Rating, Study, StudyItem, StudyRun
 
 
 @admin.register(GenerationRun)
@@ -9,6 +9,14 @@ class GenerationRunAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status", "split")
     search_fields = ("name",)
     raw_id_fields = ("checkpoint", "dataset_version", "created_by")
+
+
+@admin.register(DraftRun)
+class DraftRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "status", "done", "total", "created_by", "created_at")
+    list_filter = ("status",)
+    search_fields = ("name", "model_path")
+    raw_id_fields = ("checkpoint", "created_by")
 
 
 @admin.register(Generation)

@@ -121,7 +121,13 @@
 
   function click(selector) {
     const target = results()?.querySelector(selector);
-    if (target && !target.disabled) { target.click(); return true; }
+    if (target && !target.disabled) {
+      // Swapped-in links get their htmx handlers only when the swap settles (~20 ms later): a key pressed
+      // sooner would follow the plain href and reload the page.
+      if (window.htmx && target.hasAttribute("hx-get")) htmx.process(target);
+      target.click();
+      return true;
+    }
     return false;
   }
 
