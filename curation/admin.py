@@ -10,6 +10,7 @@ from curation.models import (
     ExportJob,
     FreezeJob,
     ImportRun,
+    Proposal,
     RejectedRecord,
     Review,
     Revision,
@@ -135,3 +136,11 @@ class BulkActionJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "action"]
     search_fields = ["action", "error", "created_by__username"]
     readonly_fields = ["created_at", "started_at", "finished_at", "heartbeat_at"]
+
+
+@admin.register(Proposal)
+class ProposalAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "size", "status", "tag", "created_by", "created_at")
+    list_filter = ("status", "targets_from")
+    search_fields = ("name", "tag")
+    raw_id_fields = ("created_by",)

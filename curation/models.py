@@ -317,5 +317,7 @@ class FreezeJob(Job):
         return f"Freeze #{self.pk} {self.name} ({self.status})"
 
 
-# The examples table's models (summaries, style checks, bulk actions) live with it, in curation/workspace/.
+# Models that live with their feature: proposals (curation/proposals/); the examples table's summaries, style
+# checks and bulk actions (curation/workspace/).
+from curation.proposals.models import Proposal  # noqa: E402, F401
 from curation.workspace.models import BulkActionJob, ExampleSummary, StyleCheck  # noqa: E402, F401
