@@ -6,7 +6,6 @@ from django.conf import settings
 from django.db import models
 
 from core.jobs.models import Job
-from curation.models import Example
 
 
 class ExampleSummary(models.Model):
@@ -19,7 +18,7 @@ class ExampleSummary(models.Model):
     model field, so the ORM never reads them; curation.workspace.search is the only code that does.
     """
 
-    example = models.OneToOneField(Example, on_delete=models.CASCADE, primary_key=True, related_name="summary")
+    example = models.OneToOneField("curation.Example", on_delete=models.CASCADE, primary_key=True, related_name="summary")
     content_hash = models.CharField(max_length=64, help_text="Of the text summarised: equals the example's when in step")
     first_line = models.CharField(max_length=200, help_text="The prompt's first non-empty line, cut at 200 characters")
     prompt_chars = models.PositiveIntegerField(help_text="Characters of the user's turns")
@@ -53,7 +52,7 @@ class StyleCheck(models.Model):
     example: computed by the "Check style" bulk action (curation/workspace/table_columns.py), for the text whose
     hash it keeps; a check of older text counts as no check."""
 
-    example = models.OneToOneField(Example, on_delete=models.CASCADE, primary_key=True, related_name="style_check")
+    example = models.OneToOneField("curation.Example", on_delete=models.CASCADE, primary_key=True, related_name="style_check")
     content_hash = models.CharField(max_length=64)
     warnings = models.PositiveSmallIntegerField(help_text="Style warnings over the assistant's turns")
     codes = models.JSONField(default=list, blank=True, help_text="Their kinds: first_person, link, length…")
