@@ -105,7 +105,8 @@ def ensure_version():
 
 
 def gpu_worker_running():
-    from config.celery import app
+    from celery import current_app as app  # config.celery's, set up with Django
+
     from core.broker import ensure_broker_folders
 
     ensure_broker_folders()
