@@ -74,6 +74,11 @@ class _Components:
             parent[x], x = root, parent[x]
         return root
 
+    def joined(self, a, b, kind):
+        """Already in one group that has a pair of `kind`: nothing more to learn from (a, b)."""
+        root = self.find(a)
+        return root == self.find(b) and kind in self.kinds.get(root, ())
+
     def union(self, a, b, kind, similarity):
         ra, rb = self.find(a), self.find(b)
         kinds = self.kinds.pop(ra, set()) | self.kinds.pop(rb, set()) | {kind}
@@ -91,7 +96,8 @@ class _Components:
 
 def find_pairs(loaded, threshold=None, *, every_pair=False, components=None):
     """Verified near-duplicate pairs of loaded signatures (signatures.load). Without `every_pair`, a candidate pair
-    already joined in `components` is not checked again (clusters need no more); with it, every pair is kept."""
+    already joined in `components` by a pair of the same kind is not checked again (clusters need no more); with
+    it, every pair is kept."""
     ids, prompts, prompt_mask, responses, response_mask = loaded
     pairs = []
     for kind, matrix, mask in ((PROMPT, prompts, prompt_mask), (RESPONSE, responses, response_mask)):
@@ -103,7 +109,7 @@ def find_pairs(loaded, threshold=None, *, every_pair=False, components=None):
                     if (i, j) in seen:
                         continue
                     seen.add((i, j))
-                    if components is not None and not every_pair and components.find(i) == components.find(j):
+                    if components is not None and not every_pair and components.joined(i, j, kind):
                         continue
                     similarity = minhash.similarity(matrix[i], matrix[j])
                     if similarity >= limit:
