@@ -91,12 +91,32 @@ def _minimums(hash_lists):
     starts = np.cumsum([0] + [len(h) for h in hash_lists[:-1]])
     h = np.concatenate(hash_lists)
     out = np.empty((len(hash_lists), NUM_PERM), dtype=np.uint32)
+    buffer = np.empty_like(h)
     with np.errstate(over="ignore"):
-        for p in range(NUM_PERM):
-            out[:, p] = np.minimum.reduceat((h * _A[p] + _B[p]) >> _SHIFT, starts)
+        for p in range(NUM_PERM):  # in place: one pass over the hashes per function, no temporaries
+            np.multiply(h, _A[p], out=buffer)
+            np.add(buffer, _B[p], out=buffer)
+            np.right_shift(buffer, _SHIFT, out=buffer)
+            out[:, p] = np.minimum.reduceat(buffer, starts)
     return out
 
 
 def similarity(a, b):
     """Estimated Jaccard similarity of two signatures."""
     return float(np.count_nonzero(a == b)) / len(a)
+
+
+def sign_conversations(rows):
+    """[(id, content hash, turns)] -> [(id, content hash, prompt key, response key, prompt signature bytes or None,
+    response signature bytes or None)]: what ExampleSignature stores. Pure, so a process pool can run it."""
+    from curation.dedupe.text import exact_key, prompt_of, response_of
+
+    prompts = [prompt_of(turns) for _, _, turns in rows]
+    responses = [response_of(turns) for _, _, turns in rows]
+    prompt_sigs, has_prompt = signatures(prompts, CHARS)
+    response_sigs, has_response = signatures(responses, WORDS)
+    return [
+        (pk, digest, exact_key(prompt), exact_key(response),
+         prompt_sigs[i].tobytes() if has_prompt[i] else None, response_sigs[i].tobytes() if has_response[i] else None)
+        for i, ((pk, digest, _), prompt, response) in enumerate(zip(rows, prompts, responses))
+    ]

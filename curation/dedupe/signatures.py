@@ -1,11 +1,15 @@
 """Each example's signature (ExampleSignature), kept for the text it was computed from: computed for examples that
 have none or whose text changed since (their content hash moved), never again for the others."""
+import multiprocessing
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+
 import numpy as np
+from django.conf import settings
 from django.db.models import F, Q
 
 from curation.dedupe import minhash
 from curation.dedupe.models import ExampleSignature
-from curation.dedupe.text import exact_key, prompt_of, response_of
 from curation.models import Example
 
 CHUNK = 2000  # examples read, signed and written together
@@ -22,44 +26,63 @@ def _current_texts(pks):
     return _current_texts(pks)
 
 
-def sign(rows):
-    """ExampleSignature rows (unsaved) for [(example id, content hash, turns)]."""
-    prompts = [prompt_of(turns) for _, _, turns in rows]
-    responses = [response_of(turns) for _, _, turns in rows]
-    prompt_sigs, has_prompt = minhash.signatures(prompts, minhash.CHARS)
-    response_sigs, has_response = minhash.signatures(responses, minhash.WORDS)
-    return [
-        ExampleSignature(
-            example_id=pk, content_hash=digest, prompt_key=exact_key(prompt), response_key=exact_key(response),
-            prompt_minhash=prompt_sigs[i].tobytes() if has_prompt[i] else None,
-            response_minhash=response_sigs[i].tobytes() if has_response[i] else None,
-        )
-        for i, ((pk, digest, _), prompt, response) in enumerate(zip(rows, prompts, responses))
-    ]
-
-
 def save(signatures):
     ExampleSignature.objects.bulk_create(
         signatures, update_conflicts=True, unique_fields=["example"],
         update_fields=["content_hash", "prompt_key", "response_key", "prompt_minhash", "response_minhash",
                        "updated_at"],
+        batch_size=1000,
     )
 
 
 def update_stale(example_ids=None, on_progress=None):
     """Sign every example whose signature is missing or stale (of those in `example_ids`, when given); returns how
-    many were signed. on_progress(done, total) after each chunk."""
+    many were signed. on_progress(done, total) after each chunk.
+
+    Many examples (a first pass, a big import) are signed by settings.DEDUPE_PROCESSES processes while this one
+    reads the next chunks and writes the signatures; a few, here."""
     examples = stale_examples()
     if example_ids is not None:
         examples = examples.filter(pk__in=list(example_ids))
     todo = list(examples.order_by("pk").values_list("pk", "content_hash"))
-    for start in range(0, len(todo), CHUNK):
-        chunk = todo[start:start + CHUNK]
+    chunks = [todo[start:start + CHUNK] for start in range(0, len(todo), CHUNK)]
+
+    def rows(chunk):
         texts = _current_texts([pk for pk, _ in chunk])
-        save(sign([(pk, digest, texts[pk]) for pk, digest in chunk]))
-        if on_progress is not None:
-            on_progress(start + len(chunk), len(todo))
+        return [(pk, digest, texts[pk]) for pk, digest in chunk]
+
+    processes = settings.DEDUPE_PROCESSES
+    pool = None
+    if processes > 1 and len(chunks) > 1 and not multiprocessing.current_process().daemon:
+        # spawn: the children import the pure signing modules only, never Django or its connections
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pending, done = deque(), 0
+        for chunk in chunks:
+            pending.append(pool.submit(minhash.sign_conversations, rows(chunk)) if pool else rows(chunk))
+            while pending and (pool is None or len(pending) > processes):
+                done += _save_signed(pending.popleft(), pool)
+                _report(on_progress, done, len(todo))
+        while pending:
+            done += _save_signed(pending.popleft(), pool)
+            _report(on_progress, done, len(todo))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return len(todo)
+
+
+def _save_signed(item, pool):
+    signed = item.result() if pool is not None else minhash.sign_conversations(item)
+    save([ExampleSignature(example_id=pk, content_hash=digest, prompt_key=prompt_key, response_key=response_key,
+                           prompt_minhash=prompt_sig, response_minhash=response_sig)
+          for pk, digest, prompt_key, response_key, prompt_sig, response_sig in signed])
+    return len(signed)
+
+
+def _report(on_progress, done, total):
+    if on_progress is not None:
+        on_progress(done, total)
 
 
 def load(example_ids=None):

@@ -82,3 +82,19 @@ def test_a_pass_replaces_the_clusters_of_the_last():
     edit_example(b, expected_version=b.version, author=None, turns=list(UNRELATED[3]))
 
     assert index.refresh() == [] and DuplicateCluster.objects.count() == 0
+
+
+def test_many_examples_are_signed_by_processes_as_they_would_be_here(monkeypatch, settings):
+    made = [example(*pair) for pair in UNRELATED] + [example(COFFEE[0], sentence_appended(COFFEE[1]))]
+    monkeypatch.setattr(signatures, "CHUNK", 2)  # three chunks: the pool's path
+    settings.DEDUPE_PROCESSES = 2
+
+    assert signatures.update_stale() == 6
+    pooled = {s.example_id: (s.prompt_minhash, s.response_minhash) for s in ExampleSignature.objects.all()}
+    ExampleSignature.objects.all().delete()
+    settings.DEDUPE_PROCESSES = 1
+    assert signatures.update_stale() == 6
+
+    here = {s.example_id: (s.prompt_minhash, s.response_minhash) for s in ExampleSignature.objects.all()}
+    assert {pk: tuple(map(bytes, v)) for pk, v in pooled.items()} == {pk: tuple(map(bytes, v)) for pk, v in here.items()}
+    assert sorted(pooled) == [e.pk for e in made]
