@@ -186,6 +186,14 @@ CELERY_BEAT_SCHEDULE = {
     "reap-dead-jobs": {"task": "core.reap_jobs", "schedule": JOB_REAPER_SECONDS, "options": {"queue": "default"}},
 }
 
+# --- Duplicates (curation/dedupe): estimated Jaccard similarity above which two prompts (character 5-grams) or
+# two responses (word 5-shingles) are near-duplicates. A changed word in a one-line prompt scores ~0.6, whitespace
+# 1.0; a 300-word answer with a sentence appended ~0.95, unrelated answers ~0.
+DEDUPE_PROMPT_THRESHOLD = env_float("DEDUPE_PROMPT_THRESHOLD", 0.7)
+DEDUPE_RESPONSE_THRESHOLD = env_float("DEDUPE_RESPONSE_THRESHOLD", 0.6)
+# Processes that sign examples when a pass has many to sign (1: in the worker's own process).
+DEDUPE_PROCESSES = env_int("DEDUPE_PROCESSES", 2)
+
 # --- Datasets: a tokenizer.json for real token counts in version manifests (empty: four characters a token).
 DATASET_TOKENIZER = env_str("DATASET_TOKENIZER")
 

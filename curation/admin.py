@@ -5,7 +5,11 @@ from curation.models import (
     CompositionTarget,
     DatasetItem,
     DatasetVersion,
+    DedupeRun,
+    DuplicateCluster,
+    DuplicateMember,
     Example,
+    ExampleSignature,
     ExampleSummary,
     ExportJob,
     FreezeJob,
@@ -144,3 +148,40 @@ class ProposalAdmin(admin.ModelAdmin):
     list_filter = ("status", "targets_from")
     search_fields = ("name", "tag")
     raw_id_fields = ("created_by",)
+# --- Duplicates (curation/dedupe): signatures, the last pass's clusters, the passes -----------------------------
+
+@admin.register(ExampleSignature)
+class ExampleSignatureAdmin(admin.ModelAdmin):
+    list_display = ["example", "content_hash", "prompt_key", "response_key", "updated_at"]
+    list_filter = ["updated_at"]
+    search_fields = ["prompt_key", "response_key", "content_hash"]
+    readonly_fields = ["example", "content_hash", "prompt_key", "response_key", "prompt_minhash", "response_minhash"]
+
+
+class DuplicateMemberInline(admin.TabularInline):
+    model = DuplicateMember
+    extra = 0
+    readonly_fields = ["example"]
+
+
+@admin.register(DuplicateCluster)
+class DuplicateClusterAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "size", "similarity", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["members__example__id"]
+    inlines = [DuplicateMemberInline]
+
+
+@admin.register(DedupeRun)
+class DedupeRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "status", "reason", "signed", "clusters", "clustered", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["reason", "error"]
+    readonly_fields = ["created_at", "started_at", "finished_at", "heartbeat_at"]
+
+
+@admin.register(DuplicateMember)
+class DuplicateMemberAdmin(admin.ModelAdmin):
+    list_display = ["example", "cluster"]
+    list_filter = ["cluster__kind"]
+    search_fields = ["example__id", "example__external_id"]

@@ -48,6 +48,11 @@ class ImportRun(Job):
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="import_runs")
     file = models.CharField(max_length=1000, help_text="Path of the imported file or folder")
+    file_sha256 = models.CharField(
+        max_length=64, blank=True, db_index=True,
+        help_text="sha256 of the file's content (of a folder: of its files' names and contents); the same content "
+                  "imported again into the same source with the same options is not imported twice",
+    )
     options = models.JSONField(default=dict, blank=True, help_text="seed, target and per-source options")
     read_count = models.PositiveIntegerField(default=0)
     accepted_count = models.PositiveIntegerField(default=0)
@@ -317,7 +322,9 @@ class FreezeJob(Job):
         return f"Freeze #{self.pk} {self.name} ({self.status})"
 
 
-# Models that live with their feature: proposals (curation/proposals/); the examples table's summaries, style
-# checks and bulk actions (curation/workspace/).
+# Models that live with their feature: duplicate finding's signatures, clusters and job (curation/dedupe/);
+# proposals (curation/proposals/); the examples table's summaries, style checks and bulk actions
+# (curation/workspace/).
+from curation.dedupe.models import DedupeRun, DuplicateCluster, DuplicateMember, ExampleSignature  # noqa: E402, F401
 from curation.proposals.models import Proposal  # noqa: E402, F401
 from curation.workspace.models import BulkActionJob, ExampleSummary, StyleCheck  # noqa: E402, F401

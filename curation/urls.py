@@ -1,7 +1,10 @@
 """Pages of curation, one list per area."""
 from curation.datasets import urls as datasets
+from curation.dedupe import urls as dedupe
 from curation.imports import urls as imports
 from curation.proposals import urls as proposals
 from curation.workspace import urls as workspace
 
-urlpatterns = [*workspace.urlpatterns, *datasets.urlpatterns, *imports.urlpatterns, *proposals.urlpatterns]
+urlpatterns = [
+    *workspace.urlpatterns, *datasets.urlpatterns, *imports.urlpatterns, *dedupe.urlpatterns, *proposals.urlpatterns,
+]

@@ -106,6 +106,8 @@ class DatasetVersionViewSet(CuratedAPI, mixins.CreateModelMixin, viewsets.ReadOn
             )
         except datasets.DuplicateTrainExamples as error:
             raise ValidationError({"selection": [str(error)], "duplicates": error.groups}) from error
+        except datasets.NearDuplicateExamples as error:
+            raise ValidationError({"selection": [str(error)], "near_duplicates": error.pairs}) from error
         except datasets.FreezeError as error:
             raise ValidationError({error.field: [str(error)]}) from error
         return Response(FrozenSerializer(frozen.version).data, status=status.HTTP_201_CREATED)

@@ -59,11 +59,22 @@ class ContaminationPairSerializer(serializers.Serializer):
     snippet = serializers.CharField()
 
 
+class NearDuplicatePairSerializer(serializers.Serializer):
+    a = serializers.IntegerField()
+    a_split = serializers.CharField()
+    b = serializers.IntegerField()
+    b_split = serializers.CharField()
+    kind = serializers.CharField(help_text="prompt or response")
+    similarity = serializers.FloatField(help_text="Estimated Jaccard similarity (MinHash)")
+    resolve = serializers.CharField(help_text="The page that keeps one of the two")
+
+
 class CheckReportSerializer(serializers.Serializer):
     examples = serializers.IntegerField()
     by_split = serializers.DictField(child=serializers.IntegerField())
     can_freeze = serializers.BooleanField()
     duplicates = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
+    near_duplicates = NearDuplicatePairSerializer(many=True)
     contamination = ContaminationPairSerializer(many=True)
     contamination_count = serializers.IntegerField()
 

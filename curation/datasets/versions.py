@@ -61,6 +61,22 @@ class DuplicateTrainExamples(FreezeError):
         )
 
 
+class NearDuplicateExamples(FreezeError):
+    """Train holds near-duplicates (of each other, or of dev/test examples): the same answer under two prompts,
+    a prompt reworded, a sentence appended (curation.dedupe)."""
+
+    def __init__(self, pairs):
+        self.pairs = pairs  # describe_near_duplicates' dicts
+        listed = "; ".join(f"#{p['a']} ({p['a_split']}) ~ #{p['b']} ({p['b_split']}), same {p['kind']}"
+                           for p in pairs[:20])
+        more = f" (and {len(pairs) - 20} more pairs)" if len(pairs) > 20 else ""
+        super().__init__(
+            f"Near-duplicates in train or between train and dev/test: {listed}{more}. Keep one of each pair "
+            "(/duplicates/), then freeze again.",
+            field="selection",
+        )
+
+
 # --- Selection ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -373,6 +389,25 @@ def find_train_duplicates(pinned):
     return sorted(groups.values())
 
 
+def find_near_duplicates(pinned):
+    """Near-duplicate pairs (curation.dedupe.index.near_pairs) of the selection inside train, and between train
+    and dev/test, as dicts: a, a_split, b, b_split, kind ("prompt" or "response"), similarity, resolve (the
+    page that keeps one)."""
+    from curation.dedupe.index import near_pairs
+
+    splits = dict(pinned.filter(split__in=(Example.Split.TRAIN, *EVAL_SPLITS)).values_list("example_id", "split"))
+    found = []
+    for pair in near_pairs(splits):
+        a_split, b_split = splits[pair.a], splits[pair.b]
+        if Example.Split.TRAIN not in (a_split, b_split):
+            continue  # dev and test may share a prompt: nothing is trained on them
+        found.append({
+            "a": pair.a, "a_split": a_split, "b": pair.b, "b_split": b_split, "kind": pair.kind,
+            "similarity": round(pair.similarity, 3), "resolve": f"/duplicates/group/?ids={pair.a},{pair.b}",
+        })
+    return sorted(found, key=lambda p: (p["a"], p["b"], p["kind"]))
+
+
 def _eval_prompts(pinned):
     rows = pinned.filter(split__in=EVAL_SPLITS).values_list("example_id", "split", "turns")
     return [(example_id, split, turns[0]) for example_id, split, turns in rows.iterator(chunk_size=2000) if turns]
@@ -415,10 +450,11 @@ class CheckReport:
     by_split: dict
     duplicates: list  # [[example id, ...], ...]
     overlaps: list  # contamination.Overlap
+    near_duplicates: list = field(default_factory=list)  # find_near_duplicates' dicts
 
     @property
     def can_freeze(self):
-        return self.examples > 0 and not self.duplicates
+        return self.examples > 0 and not self.duplicates and not self.near_duplicates
 
     def as_dict(self):
         return {
@@ -426,6 +462,7 @@ class CheckReport:
             "by_split": self.by_split,
             "can_freeze": self.can_freeze,
             "duplicates": self.duplicates,
+            "near_duplicates": self.near_duplicates,
             "contamination": describe_overlaps(self.overlaps),
             "contamination_count": len(self.overlaps),
         }
@@ -446,6 +483,7 @@ def check_selection(selection):
         by_split={split: by_split[split] for split in SPLITS if split in by_split},
         duplicates=find_train_duplicates(pinned),
         overlaps=finder.overlaps(),
+        near_duplicates=find_near_duplicates(pinned),
     )
 
 
@@ -458,7 +496,8 @@ class Frozen:
 def freeze_version(name, *, selection=None, author=None, description="", on_progress=None, on_frozen=None):
     """Freeze the current revisions of `selection` as a new ready version, in one transaction.
 
-    Refuses an empty selection and exact duplicates in train (DuplicateTrainExamples); dev/test prompts
+    Refuses an empty selection, exact duplicates in train (DuplicateTrainExamples) and near-duplicates in train or
+    between train and dev/test (NearDuplicateExamples); dev/test prompts
     found in train come back as warnings, and stay recorded in the manifest. on_progress(examples done, of
     examples) is called every few thousand examples (it may raise to abandon the freeze: nothing is kept);
     on_frozen(version) inside the transaction, once the version is ready (a freeze job records its success
@@ -475,6 +514,9 @@ def freeze_version(name, *, selection=None, author=None, description="", on_prog
         duplicates = find_train_duplicates(pinned)
         if duplicates:
             raise DuplicateTrainExamples(duplicates)
+        near = find_near_duplicates(pinned)
+        if near:
+            raise NearDuplicateExamples(near)
         finder = OverlapFinder(_eval_prompts(pinned))
         version = DatasetVersion.objects.create(
             name=name, description=description, status=DatasetVersion.Status.FREEZING,

@@ -136,7 +136,8 @@ def dataset_freeze(request):
             description=form.cleaned_data["description"],
         )
     except datasets.FreezeError as error:
-        report = datasets.check_selection(selection) if isinstance(error, datasets.DuplicateTrainExamples) else None
+        report = (datasets.check_selection(selection)
+                  if isinstance(error, (datasets.DuplicateTrainExamples, datasets.NearDuplicateExamples)) else None)
         context = _list_context(request, form, error=str(error))
         if report is not None:
             context.update(_report_context(report))

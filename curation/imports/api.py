@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from core.api import JOB_FIELDS, CuratedAPI, JobActions
-from curation.imports.ingest import ImportOptionError, rescue_record, save_upload, start_import
+from curation.imports.ingest import AlreadyImported, ImportOptionError, rescue_record, save_upload, start_import
 from curation.models import ImportRun, RejectedRecord, Source
 from curation.sources.plugins import importable_kinds
 
@@ -60,7 +60,7 @@ class ImportRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportRun
         fields = [
-            "id", "kind", "source", "source_id", "file", "options", *JOB_FIELDS,
+            "id", "kind", "source", "source_id", "file", "file_sha256", "options", *JOB_FIELDS,
             "read_count", "accepted_count", "created_count", "updated_count", "unchanged_count",
             "protected_count", "rejected_count", "rejected_by_reason", "created_by",
         ]
@@ -135,8 +135,11 @@ class ImportRunViewSet(JobActions, mixins.ListModelMixin, mixins.RetrieveModelMi
         path = save_upload(data["file"]) if data.get("file") else data["path"]
         try:
             run = start_import(data["kind"], path, name=data.get("name") or None, options=options, user=request.user)
+        except AlreadyImported as done:  # nothing new: the earlier run answers, with why
+            return Response({**ImportRunSerializer(done.run).data, "detail": str(done), "already_imported": True},
+                            status=status.HTTP_200_OK)
         except ImportOptionError as exc:
-            raise serializers.ValidationError({"detail": str(exc)}) from exc
+            raise serializers.ValidationError({exc.field or "detail": str(exc)}) from exc
         return Response(ImportRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])

@@ -35,14 +35,15 @@ died (killed, out of memory) stops beating and the reaper fails it after JOB_HEA
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import logging
 import math
+import os
 import pickle
 import tempfile
 import threading
-import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,11 +52,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils.text import get_valid_filename
 
 from core.jobs.context import Cancelled, JobFailed, Lost
 from core.jobs.kinds import job_kind
 from core.jobs.runner import enqueue, execute
+from curation.dedupe import signatures
+from curation.dedupe.models import ExampleSignature
+from curation.dedupe.text import exact_key, prompt_of, response_of
 from curation.imports import sampling
 from curation.models import Example, ImportRun, RejectedRecord, Review, Revision
 from curation.services import (
@@ -78,6 +83,7 @@ DEFAULT_REJECTED_SAMPLE = 100
 NOT_SAMPLED = sampling.NOT_SAMPLED
 INVALID_CONVERSATION = "invalid_conversation"
 DUPLICATE_RECORD = "duplicate_record"
+EXACT_DUPLICATE = "exact_duplicate"  # another source has an example with the same normalised prompt or response
 
 # Reasons decided without cleaning any text: counted, and only a sample of them stored (see above).
 COUNT_ONLY_PREFIXES = ("answer_score_below_", "submission_score_below_", "comment_score_below_")
@@ -91,7 +97,21 @@ RUN_OPTIONS = ("seed", "target", "tau", "within", "rejected_sample")
 
 
 class ImportOptionError(ValueError):
-    """Options or a path that an import cannot start with; nothing was created."""
+    """Options or a path that an import cannot start with; nothing was created. `field` names the input at fault
+    (None: the request as a whole)."""
+
+    def __init__(self, message, field=None):
+        self.field = field
+        super().__init__(message)
+
+
+class AlreadyImported(ImportOptionError):
+    """The same content was already imported into the same source with the same options: nothing was created."""
+
+    def __init__(self, run):
+        self.run = run
+        super().__init__(f"Already imported as run #{run.pk} ({run.source.name}, {Path(run.file).name}): "
+                         "nothing new was created.", field="file")
 
 
 def plan_for(kind):
@@ -163,34 +183,69 @@ def start_import(kind, path, *, name=None, options=None, user=None, run_async=Tr
     if kind == "stackexchange" and name and "site" not in parser_options:
         # A bare Posts.xml says nothing of its site: the name given is the site.
         try:
-            if len(parser_for(kind).find_posts_sources(path)) == 1:
+            if len(parser_for(kind).find_posts_sources(path, require_site=False)) == 1:
                 options["site"] = name
         except SourceFormatError:
             pass  # the run will fail on it, with the file named
     if not name:
         try:
             name = default_source_name(kind, path, options)
-        except (SourceFormatError, ValueError):
-            name = path.name
+        except SourceFormatError:
+            name = path.name  # the run will fail on it, with the file named
+        except ValueError as exc:  # the file's name does not tell the source's: a person must
+            raise ImportOptionError(f"name: {exc}", field="name") from None
     plan = plan_for(kind)
+    digest = file_sha256(path)
+    earlier = already_imported(kind, name[:200], digest, options)
+    if earlier is not None:
+        raise AlreadyImported(earlier)
     source = get_or_create_source(kind, name[:200], licence=plan.licence, url=plan.url)
     run = ImportRun.objects.create(
-        source=source, file=str(path), options=options, created_by=user if user and user.is_authenticated else None,
+        source=source, file=str(path), file_sha256=digest, options=options,
+        created_by=user if user and user.is_authenticated else None,
     )
     if run_async:
         return enqueue(run)
     return execute(run._meta.label_lower, run.pk)
 
 
+def file_sha256(path):
+    """sha256 of a file's content; of a folder, of each file's path inside it and content, in order (hidden
+    files left out). About a second a gigabyte."""
+    path = Path(path)
+    if path.is_file():
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    for child in sorted(p for p in path.rglob("*") if p.is_file()
+                        and not any(part.startswith(".") for part in p.relative_to(path).parts)):
+        digest.update(f"{child.relative_to(path).as_posix()}\0{file_sha256(child)}\n".encode())
+    return digest.hexdigest()
+
+
+def already_imported(kind, name, digest, options):
+    """The succeeded run that imported the same content into the source `kind`/`name` with the same options, if
+    any: importing it again would change nothing (imports are deterministic for a seed)."""
+    runs = ImportRun.objects.filter(
+        source__kind=kind, source__name=name, file_sha256=digest, status=ImportRun.Status.SUCCEEDED,
+    ).select_related("source").order_by("pk")
+    return next((run for run in runs if run.options == options), None)
+
+
 def save_upload(uploaded_file):
-    """Keep an uploaded file under MEDIA_ROOT/imports/<random>/<its own name> (the name can tell the
-    site, e.g. coffee.stackexchange.com.7z) and return its path."""
-    folder = Path(settings.MEDIA_ROOT) / "imports" / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (get_valid_filename(Path(uploaded_file.name).name) or "upload")
-    with open(path, "wb") as out:
+    """Keep an uploaded file as MEDIA_ROOT/imports/<sha256 of its content>/<its own name> (the name can tell the
+    site, e.g. coffee.stackexchange.com.7z) and return its path: the same content lands in the same place."""
+    root = Path(settings.MEDIA_ROOT) / "imports"
+    root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=root, prefix=".upload-", delete=False) as out:
         for chunk in uploaded_file.chunks():
+            digest.update(chunk)
             out.write(chunk)
+    folder = root / digest.hexdigest()
+    folder.mkdir(exist_ok=True)
+    path = folder / (get_valid_filename(Path(uploaded_file.name).name) or "upload")
+    os.replace(out.name, path)  # atomic: a second upload of the same content replaces it with the same bytes
     return path
 
 
@@ -259,6 +314,10 @@ def run_import(run, context):
         logger.exception("import run %s failed", run.pk)
         where = f"; last record read: {tracker.location}" if tracker.location else ", before the first record"
         raise JobFailed(f"{type(exc).__name__}: {exc} (while importing {run.file}{where})") from exc
+    if tracker.saved["created"] or tracker.saved["updated"]:
+        from curation.dedupe.jobs import start_dedupe  # the new and changed examples' near-duplicates
+
+        start_dedupe(f"import #{run.pk}")
 
 
 def _execute(run, tracker, context):
@@ -303,6 +362,7 @@ def _execute(run, tracker, context):
         if connection.vendor == "sqlite":
             context.stop_beating()  # SQLite has one writer: the saving transaction (it beats from here)
         with transaction.atomic():
+            signatures.update_stale()  # the exact keys of every example, for _skip_exact_duplicates
             _save(run, _spooled(spool), selected, rejected, tracker, context)
             rejected.flush()
             # The success is written in the same transaction as the examples: a run is never left
@@ -335,18 +395,18 @@ def _save(run, records, selected, rejected, tracker, context):
         if record.external_id in selected:
             batch.append(record)
             if len(batch) >= SAVE_BATCH:
-                _upsert(run, batch, tracker)
+                _upsert(run, batch, tracker, rejected)
                 context.check()
                 batch = []
         else:
             record.reject_reason = NOT_SAMPLED
             rejected.add(record)
     if batch:
-        _upsert(run, batch, tracker)
+        _upsert(run, batch, tracker, rejected)
         context.check()
 
 
-def _upsert(run, records, tracker):
+def _upsert(run, records, tracker, rejected):
     source = run.source
     existing = {
         example.external_id: example
@@ -378,9 +438,40 @@ def _upsert(run, records, tracker):
                 tracker.count("updated")
             except StaleEdit:  # someone edited it while we were reading: theirs stands
                 tracker.count("protected")
+    new = _skip_exact_duplicates(run, new, rejected)
     _create_examples(run, new)
     for _ in new:
         tracker.count("created")
+
+
+def _skip_exact_duplicates(run, new, rejected):
+    """The new records whose normalised prompt and response are in no other source's example; the others are
+    rejected as EXACT_DUPLICATE naming the example they repeat (metadata "duplicate_of", "duplicate_kind"), so
+    the same text is never an example twice (a person can still rescue it)."""
+    keys = [(exact_key(prompt_of(record.turns)), exact_key(response_of(record.turns))) for record, _ in new]
+    prompts = {p for p, _ in keys if p}
+    responses = {r for _, r in keys if r}
+    if not (prompts or responses):
+        return new
+    by_prompt, by_response = {}, {}
+    for example_id, prompt, response in (
+        ExampleSignature.objects.filter(Q(prompt_key__in=prompts) | Q(response_key__in=responses))
+        .exclude(example__source=run.source).filter(content_hash=F("example__content_hash"))
+        .order_by("example_id").values_list("example_id", "prompt_key", "response_key")
+    ):
+        by_prompt.setdefault(prompt, example_id)
+        by_response.setdefault(response, example_id)
+    kept = []
+    for (record, metadata), (prompt, response) in zip(new, keys):
+        found = ("response", by_response.get(response)) if response and response in by_response else (
+            ("prompt", by_prompt.get(prompt)) if prompt and prompt in by_prompt else (None, None))
+        if found[0] is None:
+            kept.append((record, metadata))
+            continue
+        record.reject_reason = EXACT_DUPLICATE
+        record.metadata = {**metadata, "duplicate_of": found[1], "duplicate_kind": found[0]}
+        rejected.add(record)
+    return kept
 
 
 def _create_examples(run, records):

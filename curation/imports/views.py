@@ -18,6 +18,7 @@ from core.markdown import render_markdown
 from core.roles import requires
 from core.views import can_cancel
 from curation.imports.ingest import (
+    AlreadyImported,
     ImportOptionError,
     is_count_only,
     rescue_record,
@@ -44,7 +45,9 @@ class ImportForm(forms.Form):
     kind = forms.ChoiceField(choices=lambda: [(kind.kind, kind.label) for kind in plugins.all_kinds() if kind.importable])
     file = forms.FileField(required=False, help_text="Posts.xml or a site's .7z, a CSV, an NDJSON/.zst, a task JSON, a JSONL")
     path = forms.CharField(required=False, help_text="…or a file or folder on the server")
-    name = forms.CharField(required=False, max_length=200, help_text="Source name; default from the file")
+    name = forms.CharField(required=False, max_length=200,
+                           help_text="Source name; default from the file. A Stack Exchange Posts.xml whose name "
+                                     "does not tell its site needs it: the site, e.g. coffee.stackexchange.com")
     seed = forms.IntegerField(initial=0)
     target = forms.CharField(required=False, help_text='Per group (Stack Exchange: STEM and other), or "all"')
     tau = forms.FloatField(required=False, min_value=0.0001, help_text="LIMA: 3")
@@ -105,8 +108,11 @@ def import_list(request):
             try:
                 run = start_import(data["kind"], path, name=data["name"] or None,
                                    options=form.import_options(), user=request.user)
+            except AlreadyImported as done:
+                messages.info(request, str(done))
+                return redirect("curation-import", pk=done.run.pk)
             except ImportOptionError as exc:
-                form.add_error(None, str(exc))
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             else:
                 messages.success(request, f"Import #{run.pk} of {run.source.name} is queued for the worker.")
                 return redirect("curation-import", pk=run.pk)

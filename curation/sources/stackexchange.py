@@ -104,6 +104,10 @@ _OWN_DOMAINS = {
     "stackapps": "stackapps.com",
 }
 # Stack Exchange's licence history, for dumps without ContentLicense (before 2018).
+# A domain of the network: <name>[.meta].stackexchange.com, or one of the sites with a domain of their own.
+_SITE_DOMAIN = re.compile(
+    r"([a-z0-9-]+\.)?(meta\.)?stackexchange\.com|(meta\.)?(" + "|".join(re.escape(d) for d in _OWN_DOMAINS.values()) + ")"
+)
 _LICENCE_SINCE = (("2018-05-02", "CC BY-SA 4.0"), ("2011-04-08", "CC BY-SA 3.0"), ("", "CC BY-SA 2.5"))
 _MAX_ID = 2**31 - 1  # every Stack Exchange id fits; a bigger one is a broken file
 
@@ -114,7 +118,7 @@ _MAX_ID = 2**31 - 1  # every Stack Exchange id fits; a bigger one is a broken fi
 class PostsSource:
     """One site's Posts.xml: a file on disk, or a member of a .7z archive."""
 
-    site: str
+    site: str | None  # None: the path's name does not tell (find_posts_sources refuses it unless asked not to)
     path: Path  # the XML file, or the archive
     member: str | None = None  # the member inside the archive
     users_member: str | None = None  # Users.xml beside it (same archive), if any
@@ -140,25 +144,26 @@ class PostsSource:
         return _open_xml(self.users_path or self.path, self.users_member)
 
 
-def site_from_name(name: str) -> str:
-    """The site domain a dump's file or folder name stands for.
+def site_from_name(name: str) -> str | None:
+    """The site domain a dump's file or folder name stands for, or None when it says nothing of a site.
 
     "coffee.stackexchange.com.7z" -> "coffee.stackexchange.com"; "stackoverflow.com-Posts.7z" ->
     "stackoverflow.com"; "coffee_2015" -> "coffee.stackexchange.com"; "french_meta_2021" ->
-    "french.meta.stackexchange.com". A name that says nothing about a site is returned as is."""
+    "french.meta.stackexchange.com"; "downloads", "Posts.xml" or an upload folder's hash -> None (the site
+    must then be given: it names the source and every example's domain)."""
     from curation.sources.stem_sites import load_site_groups
 
     name = name.lower().removesuffix(".7z")
     name = re.sub(r"-(posts|users)$", "", name)
     if "." in name:
-        return name
+        return name if _SITE_DOMAIN.fullmatch(name) else None
     match = re.fullmatch(r"([a-z0-9]+)(?:[_-](meta))?(?:[_-]\d{4}(?:[_-]?\d{2}){0,2})?", name)
     if not match:
-        return name
+        return None
     base, meta = match.groups()
     dated = match.group(0) != base
     if not (dated or meta or base in _OWN_DOMAINS or base in load_site_groups()):
-        return name
+        return None
     if base in _OWN_DOMAINS:
         return f"meta.{_OWN_DOMAINS[base]}" if meta else _OWN_DOMAINS[base]
     return f"{base}.meta.stackexchange.com" if meta else f"{base}.stackexchange.com"
@@ -211,10 +216,24 @@ def _xml_source(posts: Path, site: str | None) -> PostsSource:
     )
 
 
-def find_posts_sources(path: str | Path, site: str | None = None) -> list[PostsSource]:
+def find_posts_sources(path: str | Path, site: str | None = None, *, require_site: bool = True) -> list[PostsSource]:
     """The Posts.xml files under ``path``: a Posts.xml, a .7z archive, a site folder, or a folder
-    of site folders / archives (sorted by name). ``site`` names the site of a single source."""
-    path = Path(path)
+    of site folders / archives (sorted by name). ``site`` names the site of a single source.
+
+    A source whose site neither ``site`` nor its file or folder name tells is refused (SourceFormatError),
+    unless ``require_site`` is False (its ``site`` is then None)."""
+    sources = _find_posts_sources(Path(path), site)
+    unknown = next((source for source in sources if source.site is None), None)
+    if require_site and unknown is not None:
+        raise SourceFormatError(
+            unknown.label, "",
+            "cannot tell which Stack Exchange site this is: name the archive or its folder after the site "
+            "(coffee.stackexchange.com.7z, coffee.stackexchange.com/Posts.xml) or give the site (the source name)",
+        )
+    return sources
+
+
+def _find_posts_sources(path: Path, site: str | None) -> list[PostsSource]:
     if not path.exists():
         raise SourceFormatError(path, "", "no such file or folder")
     if path.is_file():
@@ -227,7 +246,7 @@ def find_posts_sources(path: str | Path, site: str | None = None) -> list[PostsS
     sources = []
     for child in sorted(path.iterdir()):
         if child.is_dir() and any(p.name.lower() == "posts.xml" for p in child.iterdir()):
-            sources.extend(find_posts_sources(child))
+            sources.extend(_find_posts_sources(child, None))
         elif child.suffix.lower() == ".7z" and not child.name.lower().endswith("-users.7z"):
             sources.append(_archive_source(child, None))
     if not sources:
@@ -1190,7 +1209,13 @@ TARGETS = {"stem": 200, "other": 200}
 
 def _default_name(path: Path, options: dict) -> str:
     """The exchange site a dump holds (from the archive's or the folder's name), else the file's name."""
-    sites = {posts.site for posts in find_posts_sources(path, options.get("site"))}
+    sources = find_posts_sources(path, options.get("site"), require_site=False)
+    if len(sources) == 1 and sources[0].site is None:
+        raise ValueError(
+            f"{path.name} does not tell which Stack Exchange site it holds: give the source name, the site's "
+            "domain (e.g. coffee.stackexchange.com)"
+        )
+    sites = {posts.site for posts in sources}
     return sites.pop() if len(sites) == 1 else path.name
 
 

@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from curation.dedupe.clusters import near_duplicates_of
 from curation.services import StaleEdit, edit_example, revert_example
 from curation.workspace import review
 from curation.workspace.access import deleted_is_404, get_example_for_user, requires
@@ -49,6 +50,7 @@ def example_detail(request, pk):
         "reviews": example.reviews.select_related("reviewer", "revision"),
         **_diff_context(example, _number(request.GET.get("a")), _number(request.GET.get("b"))),
     }
+    context["near_cluster"], context["near_duplicates"] = near_duplicates_of(example)
     return render(request, "curation/example.html", context)
 
 

@@ -66,6 +66,7 @@ FLAGS = {
     "never_reviewed": "Never reviewed",
     "second_opinion": "Reviewed once, by someone else",
     "edited": "Edited since created",
+    "near_duplicates": "Has near-duplicates",
 }
 
 
@@ -126,6 +127,8 @@ def queue_queryset(filters, user):
         ).exclude(reviews__reviewer=user)
     elif filters.flag == "edited":
         examples = examples.filter(version__gt=1)
+    elif filters.flag == "near_duplicates":  # curation.dedupe's clusters, from its last pass
+        examples = examples.filter(duplicate__isnull=False)
     return examples.order_by("pk")
 
 

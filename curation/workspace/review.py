@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
+from curation.dedupe.clusters import near_duplicates_of
 from curation.models import Example, ImportRun, Source
 from curation.services import StaleEdit, edit_example, review_example
 from curation.workspace import queue as review_queue
@@ -35,6 +36,7 @@ def _panel_context(request, filters, example, **extra):
             held_by=extra.get("held_by", review_queue.holder(example, request.user)),
             reviews=example.reviews.select_related("reviewer")[:5],
         )
+        context["near_cluster"], context["near_duplicates"] = near_duplicates_of(example)
     context["total"], context["held_by_others"] = review_queue.queue_counts(request.user, filters)
     return context
 

@@ -3,7 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.imports.ingest import ImportOptionError, start_import, summary
+from curation.imports.ingest import AlreadyImported, ImportOptionError, start_import, summary
 from curation.models import ImportRun
 from curation.sources.plugins import importable_kinds
 
@@ -55,6 +55,11 @@ class Command(BaseCommand):
             options["tau"] = tau
         try:
             run = start_import(kind, path, name=name, options=options, run_async=run_async)
+        except AlreadyImported as done:  # not an error: the content is in, as the earlier run left it
+            self.stdout.write(str(done))
+            if as_json:
+                self.stdout.write(_json_line({**summary(done.run), "already_imported": True}))
+            return
         except ImportOptionError as exc:
             raise CommandError(str(exc)) from exc
         if run_async:

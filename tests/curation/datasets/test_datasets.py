@@ -124,11 +124,10 @@ def test_exact_duplicates_in_train_are_refused_naming_them_and_nothing_is_writte
 
 
 def test_a_planted_overlap_comes_back_as_warnings_and_stays_in_the_manifest():
-    # given: a test prompt quoted inside a train answer, and a dev prompt asked again in train
+    # given: a test prompt quoted inside a train answer (a dev prompt asked again in train is a near-duplicate,
+    # which the freeze refuses: tests/curation/dedupe/test_freeze_check.py)
     leaky = make(["Tell me about vaccines.", f"A parent once asked me: {LEAKED} Here is how I answered."])
     quoted = make([LEAKED], split="test")
-    repeat_dev = make(["What is the capital of Peru?", "Lima."], split="dev")
-    repeat_train = make(["what is the capital of peru", "Lima, on the coast."])
     make(["An unrelated question about knitting?", "Cast on forty stitches."])
 
     # when
@@ -136,9 +135,9 @@ def test_a_planted_overlap_comes_back_as_warnings_and_stays_in_the_manifest():
 
     # then
     pairs = {(o.eval_key, o.train_key, o.kind) for o in frozen.overlaps}
-    assert pairs == {(repeat_dev.pk, repeat_train.pk, "exact"), (quoted.pk, leaky.pk, "near")}
+    assert pairs == {(quoted.pk, leaky.pk, "near")}
     recorded = frozen.version.manifest["contamination"]
-    assert recorded["count"] == 2
+    assert recorded["count"] == 1
     near = next(pair for pair in recorded["pairs"] if pair["kind"] == "near")
     assert near["eval_prompt"] == LEAKED and near["train_prompt"] == "Tell me about vaccines."
     assert near["ratio"] == 1.0

@@ -10,6 +10,9 @@ from curation.services import create_example, get_or_create_source
 pytestmark = pytest.mark.django_db
 
 LONG = " ".join(["word"] * 2100)  # 2,100 tokens for a whitespace word tokenizer: over LIMA's 2,048
+# Other long answers of known words, so that no two examples are near-duplicates (the freeze refuses those).
+LONG_B = " ".join(["how", "to"] * 1050)
+LONG_C = " ".join(["to"] * 2100)
 
 
 @pytest.fixture
@@ -29,9 +32,9 @@ def make_examples():
     manual = get_or_create_source("manual", "Hand-written")
     rows = [
         (wikihow, ["How to knit?", LONG], "train"),  # the only exchange is too long: its answer is cut
-        (manual, ["How to knit?", "Loop.", "And then?", LONG], "train"),  # the long last exchange goes whole
-        (manual, ["How to knit?", "Loop the yarn."], "train"),
-        (manual, ["How to knit?", LONG], "dev"),  # not trained on: not counted
+        (manual, ["How to knit socks?", "Loop.", "And then?", LONG_B], "train"),  # the long last exchange goes whole
+        (manual, ["How to knit a hat?", "Loop the yarn."], "train"),
+        (manual, ["Knitting for beginners?", LONG_C], "dev"),  # not trained on: not counted
     ]
     return [create_example(turns=turns, source=source, split=split, status="approved",
                            metadata={"source": "wikihow"} if source.kind == "jsonl" else {})
@@ -61,8 +64,9 @@ def test_the_manifest_counts_what_the_engine_would_trim_and_cut_per_source(word_
 
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(word_tokenizer))
     add_chat_tokens(tokenizer)
-    rows = [Conversation(["How to knit?", LONG], "wikihow"), Conversation(["How to knit?", "Loop.", "And then?", LONG], "manual"),
-            Conversation(["How to knit?", "Loop the yarn."], "manual")]
+    rows = [Conversation(["How to knit?", LONG], "wikihow"),
+            Conversation(["How to knit socks?", "Loop.", "And then?", LONG_B], "manual"),
+            Conversation(["How to knit a hat?", "Loop the yarn."], "manual")]
     report = encode_dataset(tokenizer, rows, 2048).report()
     assert (report["trimmed_by_source"], report["cut_by_source"]) == (overlong["trimmed_by_source"], overlong["cut_by_source"])
     # and the version's page says it

@@ -47,7 +47,7 @@ def parser_reasons(kind, path, options):
 
 
 @pytest.mark.parametrize("sample, kind, relative, options, source_name, rows", SAMPLES, ids=[s[0] for s in SAMPLES])
-def test_a_real_sample_imports_through_the_worker_and_again_without_changes(
+def test_a_real_sample_imports_through_the_worker_and_once_only(
         celery_worker, shared_data, sample, kind, relative, options, source_name, rows):
     path = shared_data / relative
 
@@ -69,11 +69,10 @@ def test_a_real_sample_imports_through_the_worker_and_again_without_changes(
         assert stored == (min(count, ingest.DEFAULT_REJECTED_SAMPLE) if ingest.is_count_only(reason) else count)
     examples_before, revisions_before = Example.objects.count(), Revision.objects.count()
 
-    again = finished(start_import(kind, path, options=options))
+    with pytest.raises(ingest.AlreadyImported, match=f"run #{run.pk}"):
+        start_import(kind, path, options=options)
 
-    assert again.status == ImportRun.Status.SUCCEEDED and again.source == run.source
-    assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, run.accepted_count)
-    assert again.rejected_by_reason == {**run.rejected_by_reason, **({"not_sampled": not_sampled} if not_sampled else {})}
+    assert ImportRun.objects.count() == 1
     assert (Example.objects.count(), Revision.objects.count()) == (examples_before, revisions_before)
 
 

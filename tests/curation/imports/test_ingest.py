@@ -1,11 +1,12 @@
 """An ImportRun from hand-written files: counts per reason, sampling, idempotent re-imports, rescue."""
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from curation.imports.ingest import ImportOptionError, rescue_record, start_import
+from curation.imports.ingest import AlreadyImported, ImportOptionError, rescue_record, start_import
 from curation.models import Example, ImportRun, RejectedRecord, Revision, Source
 from curation.services import edit_example, review_example
 from tests.curation.imports.builders import (
@@ -61,7 +62,8 @@ def test_the_counts_add_up_and_the_source_is_reused_by_the_next_import(tmp_path)
     path = write_jsonl(tmp_path / "chats.jsonl", lima_rows(4) + [{"conversations": ["Only a prompt?"], "source": ""}])
 
     first = import_now("jsonl", path)
-    second = import_now("jsonl", path)
+    (tmp_path / "later").mkdir()
+    second = import_now("jsonl", write_jsonl(tmp_path / "later" / "chats.jsonl", lima_rows(2)))
 
     assert first.source == second.source and first.source.name == "chats.jsonl"
     assert Source.objects.filter(kind="jsonl").count() == 1
@@ -133,7 +135,9 @@ def test_the_same_seed_draws_the_same_selection_and_another_seed_another(tmp_pat
 
     def selection(seed, name):
         run = import_now("jsonl", path, name=name, options={"target": 5, "seed": seed})
-        return set(run.examples.values_list("external_id", flat=True))
+        # The second source's picks repeat the first's texts: linked as exact duplicates, not created twice.
+        linked = run.rejected_records.filter(reason="exact_duplicate").values_list("external_id", flat=True)
+        return set(run.examples.values_list("external_id", flat=True)) | set(linked)
 
     first, again, other = selection(7, "first"), selection(7, "again"), selection(8, "other")
 
@@ -170,17 +174,38 @@ def test_score_only_rejections_are_counted_and_only_a_sample_of_them_stored(tmp_
 
 # --- Re-imports ----------------------------------------------------------------------------------
 
-def test_reimporting_the_same_file_duplicates_nothing_and_leaves_examples_untouched(tmp_path):
+def test_reimporting_the_same_content_is_refused_and_creates_nothing(tmp_path):
     path = write_posts(tmp_path / "coffee.stackexchange.com", qa_rows(3))
-    import_now("stackexchange", path)
+    first = import_now("stackexchange", path)
+    copy = tmp_path / "copy" / "coffee.stackexchange.com" / "Posts.xml"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(path.read_bytes())
+    runs, examples = ImportRun.objects.count(), list(Example.objects.values_list("id", "version", "updated_at"))
+
+    for again in (path, copy):  # the same file, a copy elsewhere: the same content
+        with pytest.raises(AlreadyImported, match=f"Already imported as run #{first.pk}"):
+            start_import("stackexchange", again, run_async=False)
+
+    assert ImportRun.objects.count() == runs and list(Example.objects.values_list("id", "version", "updated_at")) == examples
+    assert first.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    # Other options are another import (a rule loosened, another target): it runs.
+    assert import_now("stackexchange", path, options={"target": "all"}).status == "succeeded"
+
+
+def test_reimporting_a_file_with_a_record_more_leaves_the_others_untouched(tmp_path):
+    folder = tmp_path / "coffee.stackexchange.com"
+    write_posts(folder, qa_rows(3))
+    import_now("stackexchange", folder)
     before = list(Example.objects.values_list("id", "version", "updated_at"))
+    write_posts(folder, qa_rows(4))
 
-    again = import_now("stackexchange", path)
+    again = import_now("stackexchange", folder)
 
-    assert (again.created_count, again.updated_count, again.unchanged_count, again.accepted_count) == (0, 0, 3, 3)
+    assert (again.created_count, again.updated_count, again.unchanged_count, again.accepted_count) == (1, 0, 3, 4)
+    before = before + [Example.objects.values_list("id", "version", "updated_at").last()]
     assert list(Example.objects.values_list("id", "version", "updated_at")) == before
-    assert Revision.objects.count() == 3
-    assert again.examples.count() == 0  # lineage stays with the run that created them
+    assert Revision.objects.count() == 4
+    assert again.examples.count() == 1  # lineage stays with the run that created them
 
 
 def test_a_record_that_changed_in_the_file_is_updated_with_a_re_import_revision(tmp_path):

@@ -238,7 +238,9 @@ def test_site_names_come_from_file_and_folder_names():
     assert site_from_name("coffee_2015") == "coffee.stackexchange.com"
     assert site_from_name("conlang_meta_2020") == "conlang.meta.stackexchange.com"
     assert site_from_name("mathoverflow") == "mathoverflow.net"
-    assert site_from_name("downloads") == "downloads"  # says nothing about a site
+    assert site_from_name("downloads") is None  # says nothing about a site
+    assert site_from_name("8fc23dff" * 8) is None  # an upload folder's hash
+    assert site_from_name("dump.v2") is None
 
 
 def test_the_site_option_names_a_site_the_path_does_not(tmp_path):

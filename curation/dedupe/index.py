@@ -1,0 +1,163 @@
+"""Near-duplicates: MinHash LSH (datasketch) over the stored signatures, prompts and responses separately.
+
+A pass (`refresh`) signs the examples whose text is new or changed (curation.dedupe.signatures), rebuilds both
+LSH indexes in memory from every stored signature (seconds for 100k examples), checks each candidate pair the
+index proposes against its threshold (the signatures' estimated Jaccard similarity), and joins the pairs into
+clusters (connected groups), which it stores in place of the last pass's. An example belongs to one cluster at
+most; a cluster's kind says whether its pairs share prompts, responses or both.
+
+Thresholds: settings.DEDUPE_PROMPT_THRESHOLD (character 5-grams of the prompt) and DEDUPE_RESPONSE_THRESHOLD
+(word 5-shingles of the response), each an estimated Jaccard similarity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import LeanMinHash, MinHashLSH
+from django.conf import settings
+from django.db import transaction
+
+from curation.dedupe import minhash, signatures
+from curation.dedupe.models import DuplicateCluster, DuplicateMember
+
+LSH_MAX_THRESHOLD = 0.9
+PROMPT, RESPONSE, BOTH = DuplicateCluster.Kind.PROMPT, DuplicateCluster.Kind.RESPONSE, DuplicateCluster.Kind.BOTH
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: int  # example ids, a < b
+    b: int
+    kind: str  # "prompt" or "response"
+    similarity: float
+
+
+def thresholds(threshold=None):
+    """{kind: threshold}: the settings, or `threshold` for both."""
+    return {
+        PROMPT: float(threshold if threshold is not None else settings.DEDUPE_PROMPT_THRESHOLD),
+        RESPONSE: float(threshold if threshold is not None else settings.DEDUPE_RESPONSE_THRESHOLD),
+    }
+
+
+def candidate_pairs(ids, matrix, mask, threshold):
+    """(i, j) row pairs (i < j) that share a band of the LSH index built for `threshold`."""
+    # datasketch needs two bands at least, which it gives up to ~0.9; pairs above are checked exactly anyway.
+    lsh = MinHashLSH(threshold=min(threshold, LSH_MAX_THRESHOLD), num_perm=minhash.NUM_PERM)
+    rows = np.flatnonzero(mask)
+    with lsh.insertion_session(buffer_size=100_000) as session:
+        for i in rows:
+            session.insert(int(i), LeanMinHash(seed=minhash.SEED, hashvalues=matrix[i], scheme="affine32"),
+                           check_duplication=False)
+    for table in lsh.hashtables:
+        for band, count in table.itemcounts().items():
+            if count > 1:
+                yield sorted(table.get(band))
+
+
+class _Components:
+    """Union-find over row numbers, keeping per group the kinds and the lowest similarity that joined it."""
+
+    def __init__(self):
+        self.parent = {}
+        self.kinds = {}
+        self.lowest = {}
+
+    def find(self, x):
+        parent = self.parent
+        parent.setdefault(x, x)
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def joined(self, a, b, kind):
+        """Already in one group that has a pair of `kind`: nothing more to learn from (a, b)."""
+        root = self.find(a)
+        return root == self.find(b) and kind in self.kinds.get(root, ())
+
+    def union(self, a, b, kind, similarity):
+        ra, rb = self.find(a), self.find(b)
+        kinds = self.kinds.pop(ra, set()) | self.kinds.pop(rb, set()) | {kind}
+        lowest = min(self.lowest.pop(ra, 1.0), self.lowest.pop(rb, 1.0), similarity)
+        if ra != rb:
+            self.parent[rb] = ra
+        self.kinds[ra], self.lowest[ra] = kinds, lowest
+
+    def groups(self):
+        found = {}
+        for x in self.parent:
+            found.setdefault(self.find(x), []).append(x)
+        return [(sorted(members), self.kinds[root], self.lowest[root]) for root, members in found.items()]
+
+
+def find_pairs(loaded, threshold=None, *, every_pair=False, components=None):
+    """Verified near-duplicate pairs of loaded signatures (signatures.load). Without `every_pair`, a candidate pair
+    already joined in `components` by a pair of the same kind is not checked again (clusters need no more); with
+    it, every pair is kept."""
+    ids, prompts, prompt_mask, responses, response_mask = loaded
+    pairs = []
+    for kind, matrix, mask in ((PROMPT, prompts, prompt_mask), (RESPONSE, responses, response_mask)):
+        limit = thresholds(threshold)[kind]
+        seen = set()
+        for bucket in candidate_pairs(ids, matrix, mask, limit):
+            for x, i in enumerate(bucket):
+                for j in bucket[x + 1:]:
+                    if (i, j) in seen:
+                        continue
+                    seen.add((i, j))
+                    if components is not None and not every_pair and components.joined(i, j, kind):
+                        continue
+                    similarity = minhash.similarity(matrix[i], matrix[j])
+                    if similarity >= limit:
+                        pairs.append(Pair(int(ids[i]), int(ids[j]), kind, similarity))
+                        if components is not None:
+                            components.union(i, j, kind, similarity)
+    return pairs
+
+
+def clusters_of(loaded, threshold=None):
+    """[(example ids, kind, lowest similarity)] of the loaded signatures, the largest first."""
+    ids = loaded[0]
+    components = _Components()
+    find_pairs(loaded, threshold, components=components)
+    found = []
+    for rows, kinds, lowest in components.groups():
+        kind = BOTH if len(kinds) > 1 else next(iter(kinds))
+        found.append(([int(ids[r]) for r in rows], kind, lowest))
+    return sorted(found, key=lambda group: (-len(group[0]), group[0][0]))
+
+
+def refresh(on_progress=None, threshold=None):
+    """Sign new and changed examples, find the clusters of all of them and store them in place of the last
+    ones; returns the clusters as lists of example ids (the largest first). on_progress(done, total) while
+    signing."""
+    signatures.update_stale(on_progress=on_progress)
+    found = clusters_of(signatures.load(), threshold)
+    store(found)
+    return [members for members, _, _ in found]
+
+
+@transaction.atomic
+def store(found):
+    DuplicateMember.objects.all().delete()
+    DuplicateCluster.objects.all().delete()
+    clusters = DuplicateCluster.objects.bulk_create(
+        DuplicateCluster(kind=kind, size=len(members), similarity=round(lowest, 4)) for members, kind, lowest in found
+    )
+    DuplicateMember.objects.bulk_create(
+        (DuplicateMember(example_id=pk, cluster=cluster)
+         for cluster, (members, _, _) in zip(clusters, found) for pk in members),
+        batch_size=5000,
+    )
+
+
+def near_pairs(example_ids, threshold=None):
+    """Every verified near-duplicate pair among `example_ids` (their signatures brought up to date first): what
+    the freeze check reports."""
+    example_ids = list(example_ids)
+    signatures.update_stale(example_ids)
+    return find_pairs(signatures.load(example_ids), threshold, every_pair=True)
