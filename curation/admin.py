@@ -135,3 +135,4 @@ class BulkActionJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "action"]
     search_fields = ["action", "error", "created_by__username"]
     readonly_fields = ["created_at", "started_at", "finished_at", "heartbeat_at"]
+from curation.signals import admin as signals_admin  # noqa: E402, F401 - registers its models

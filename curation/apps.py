@@ -9,4 +9,5 @@ class CurationConfig(AppConfig):
         # The kinds of long work declared by curation (core.jobs.kinds).
         from curation.datasets import export_jobs, freeze_jobs  # noqa: F401
         from curation.imports import ingest  # noqa: F401
+        from curation.signals import jobs  # noqa: F401
         from curation.workspace import bulk  # noqa: F401

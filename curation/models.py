@@ -317,5 +317,7 @@ class FreezeJob(Job):
         return f"Freeze #{self.pk} {self.name} ({self.status})"
 
 
-# The examples table's models (summaries, style checks, bulk actions) live with it, in curation/workspace/.
+# The examples table's models (summaries, style checks, bulk actions) live with it, in curation/workspace/;
+# embeddings, quality scores and their runs in curation/signals/.
+from curation.signals.models import Embedding, Score, SignalRun, SignalShard  # noqa: E402, F401, I001
 from curation.workspace.models import BulkActionJob, ExampleSummary, StyleCheck  # noqa: E402, F401
