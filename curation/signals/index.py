@@ -64,6 +64,7 @@ class Index:
         self.vectors = vectors
         self.ids = np.asarray(vectors.ids, dtype=np.int64)
         self.ann = None
+        self.token = None  # (model, embeddings, last update) when index_for built it
         ann_min = settings.SIGNALS_ANN_MIN_VECTORS if ann_min is None else ann_min
         if len(vectors) >= max(ann_min, 1):
             from usearch.index import Index as HNSW
@@ -109,6 +110,7 @@ def index_for(model_name=None) -> Index:
         if cached is not None and cached[0] == token:
             return cached[1]
     index = Index(vectors_for(model_name=model_name))
+    index.token = (model_name, *token)
     with _lock:
         _cache[model_name] = (token, index)
     return index

@@ -49,7 +49,22 @@ def similar_examples(example, k=10):
 def semantic_search(query, k=10):
     """The k examples nearest `query`'s meaning, [(example id, score)]."""
     query = (query or "").strip()
-    k = max(0, min(int(k), settings.SIGNALS_MAX_K))
+    k = max(0, int(k))
     if not query or not k:
         return []
     return nearest(query_vector(query), k)
+
+
+_ranked: dict[tuple, dict[int, float]] = {}
+
+
+def ranked(query, limit) -> dict[int, float]:
+    """{example id: similarity} of the `limit` examples nearest `query`, best first; kept per process for the
+    index it was computed on (a page asks for it to filter, to sort and to count)."""
+    index = index_for()
+    key = (index.token, (query or "").strip(), limit)
+    if key not in _ranked:
+        if len(_ranked) > 64:
+            _ranked.clear()
+        _ranked[key] = dict(semantic_search(query, k=limit))
+    return _ranked[key]
