@@ -37,7 +37,7 @@ def load_scorer(path: str) -> Scorer:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, torch_dtype=dtype).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype).to(device).eval()
     from pathlib import Path
 
     return Scorer(model, tokenizer, device, Path(path).resolve().name)
