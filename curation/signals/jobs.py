@@ -19,6 +19,7 @@ from django.db import transaction
 
 from core.jobs.context import Cancelled, JobFailed
 from core.jobs.kinds import job_kind
+from core.jobs.reaper import reap
 from core.jobs.runner import JobStateError, cancel, enqueue, execute, run_here
 from curation.signals import compute
 from curation.signals.models import SIGNALS, SignalRun, SignalShard
@@ -88,8 +89,14 @@ def run_signal(run, context):
     if not run.shard_count:
         _plan(run, context)
     label = SignalShard._meta.label_lower
+    reaped_at = time.monotonic()
     while True:
         context.check()
+        if time.monotonic() - reaped_at > settings.JOB_REAPER_SECONDS:
+            # A dead shard must end for the run to end: reap here too, since the reaper's own task may wait in
+            # the queue behind this very job (a worker of one process).
+            reap()
+            reaped_at = time.monotonic()
         shards = list(SignalShard.objects.filter(run=run).order_by("number")
                       .only("pk", "number", "status", "done", "total", "error", "run_id"))
         context.progress(sum(_done(s) for s in shards))
