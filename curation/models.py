@@ -323,8 +323,9 @@ class FreezeJob(Job):
 
 
 # Models that live with their feature: duplicate finding's signatures, clusters and job (curation/dedupe/);
-# proposals (curation/proposals/); the examples table's summaries, style checks and bulk actions
-# (curation/workspace/).
+# proposals (curation/proposals/); embeddings, quality scores and their runs (curation/signals/); the examples
+# table's summaries, style checks and bulk actions (curation/workspace/).
 from curation.dedupe.models import DedupeRun, DuplicateCluster, DuplicateMember, ExampleSignature  # noqa: E402, F401
 from curation.proposals.models import Proposal  # noqa: E402, F401
+from curation.signals.models import Embedding, Score, SignalRun, SignalShard  # noqa: E402, F401
 from curation.workspace.models import BulkActionJob, ExampleSummary, StyleCheck  # noqa: E402, F401

@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 class JobKind:
     model: type
     run: Callable  # run(job, context): does the work; returns to succeed, raises to fail
-    queue: str = "default"  # "default" (imports, exports, freezing) or "gpu" (training, generation)
+    # "default" (imports, exports, freezing) or "gpu" (training, generation); or queue(job) -> str for a kind
+    # whose queue depends on the job (a shard of embedding work goes to "gpu" only when GPU workers exist).
+    queue: str | Callable = "default"
     discard: Callable | None = None  # discard(job): removes what a failed or cancelled attempt left
     # Errors whose message already says what is wrong, for a person (a malformed file, a refused option):
     # shown as they are. Any other exception is shown with its type, and logged with its traceback.
@@ -34,6 +36,9 @@ class JobKind:
                 self.discard(job)
             except Exception:
                 logger.exception("%s #%s: what it left could not all be removed", self.noun, job.pk)
+
+    def queue_for(self, job) -> str:
+        return self.queue(job) if callable(self.queue) else self.queue
 
     @property
     def label(self) -> str:

@@ -45,7 +45,7 @@ def enqueue(job):
         try:
             # A broker that is down answers at once (connection refused); two quick retries ride out a blip.
             app.send_task(
-                RUN_JOB_TASK, args=[kind.label, job.pk], queue=kind.queue, retry=True,
+                RUN_JOB_TASK, args=[kind.label, job.pk], queue=kind.queue_for(job), retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5},
             )
         except Exception as error:

@@ -65,7 +65,7 @@ def _page_size(request):
 
 def _results_context(request):
     filters = TableFilters.from_query(request.GET)
-    sort = Sort.parse(request.GET.get("sort"))
+    sort = Sort.parse(request.GET.get("sort"), filters)
     size = _page_size(request)
     cursor = request.GET.get("cursor", "")
     page = table_page(filters, sort=sort, cursor=cursor, size=size)
@@ -110,7 +110,7 @@ def examples_table(request):
         domains=Example.objects.exclude(domain="").values_list("domain", flat=True).distinct().order_by("domain")[:300],
         statuses=Example.Status.choices, flags=FLAGS, reviewed_choices=REVIEWED,
         within_choices=[(value, WITHIN_LABELS[value]) for value in WITHIN],
-        active_filters=len([name for name in context["filters"].as_dict() if name not in ("q", "within")]),
+        active_filters=len([name for name in context["filters"].as_dict() if name not in ("q", "within", "semantic")]),
         extra_filters=[(entry, context["filters"].extra_value(entry.key)) for entry in registry.filters()],
     )
     return render(request, "curation/examples.html", context)

@@ -38,7 +38,7 @@ from django.utils.html import conditional_escape
 # Query parameters the table uses itself: a column or filter may not take one of these keys.
 RESERVED = frozenset({
     "q", "within", "source", "domain", "status", "split", "tag", "import_run", "flag", "reviewed", "sort", "cursor",
-    "size", "id", "pk", "search", "page_size", "version", "summary", "style_check",
+    "size", "id", "pk", "search", "page_size", "version", "summary", "style_check", "semantic", "similarity",
 })
 
 

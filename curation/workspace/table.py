@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import OperationalError, connections, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, Value, When
 from django.db.models.expressions import RawSQL
 
 from curation.datasets.versions import MAX_ID
@@ -60,6 +60,7 @@ class TableFilters:
     """The table's filters as they travel in a query string (and in a bulk job's selection). Empty means any."""
 
     q: str = ""  # full-text search (curation.workspace.search)
+    semantic: str = ""  # search by meaning (curation.signals.search): the nearest examples, ranked by similarity
     within: str = "all"  # all | prompt | response
     source: str = ""  # a Source id, or a kind (stackexchange, wikihow, …)
     domain: str = ""
@@ -165,6 +166,8 @@ class TableFilters:
                 examples = entry.apply(examples, value)
         if self.q:
             examples = search_examples(examples, self.q, self.within, plan=search_plan)
+        if self.semantic:
+            examples = examples.filter(pk__in=list(semantic_ranking(self.semantic)))
         return examples
 
 
@@ -185,6 +188,7 @@ SORTS = {
     "prompt": ("Prompt length", "summary__prompt_chars"),
     "response": ("Response length", "summary__response_chars"),
     "turns": ("Turns", "summary__turn_count"),
+    "similarity": ("Similarity", "_similarity"),  # with `semantic` only: how near the query's meaning
 }
 DEFAULT_SORT = "-id"  # newest first, as the API lists them
 
@@ -195,8 +199,14 @@ class Sort:
     descending: bool = True
 
     @classmethod
-    def parse(cls, value):
+    def parse(cls, value, filters=None):
+        """The sort of `value` ("-response"); a query by meaning (`filters.semantic`) ranks by similarity unless
+        another sort is asked for, and similarity means nothing without one."""
+        if not value and filters is not None and filters.semantic:
+            value = "-similarity"
         value = (value or DEFAULT_SORT).strip()
+        if value.lstrip("-") == "similarity" and (filters is None or not filters.semantic):
+            value = DEFAULT_SORT
         descending = value.startswith("-")
         key = value.lstrip("-")
         if key in SORTS or ((column := registry.get_column(key)) is not None and column.sortable):
@@ -357,13 +367,30 @@ def rows_queryset(examples):
     return rows
 
 
-def _keyed(examples, sort):
+def semantic_ranking(query) -> dict[int, float]:
+    """{example id: similarity} of the SIGNALS_TABLE_LIMIT examples nearest `query`'s meaning."""
+    from curation.signals.search import ranked
+
+    return ranked(query, settings.SIGNALS_TABLE_LIMIT)
+
+
+def _similarity(query):
+    scores = semantic_ranking(query)
+    if not scores:
+        return Value(None, output_field=FloatField())
+    return Case(*(When(pk=pk, then=Value(score)) for pk, score in scores.items()), default=Value(None),
+                output_field=FloatField())
+
+
+def _keyed(examples, sort, filters=None):
     """`examples` with only what sorting needs: the sort value as `_sort_value` (the page's rows are read after,
     for their ids only, so that a sort the database cannot take from an index sorts narrow rows)."""
     if sort.key == "id":
         return examples
     if sort.column is not None:
         examples = sort.column.annotate(examples)
+    if sort.key == "similarity":
+        examples = examples.annotate(_similarity=_similarity(filters.semantic if filters else ""))
     if sort.path.startswith("summary__"):
         # An inner join, so that the (value, example) index drives the page rather than a sort of everything.
         examples = examples.filter(summary__isnull=False)
@@ -376,7 +403,7 @@ def table_page(filters, *, sort=None, cursor=None, size=None, count=True):
     sort = sort or Sort.parse(DEFAULT_SORT)
     size = size if size in PAGE_SIZES else settings.EXAMPLES_PAGE_SIZE
     base = filtered_examples(filters)
-    keyed = _keyed(base, sort)
+    keyed = _keyed(base, sort, filters)
     position = decode_cursor(cursor, sort)
     backwards = position is not None and position[2] == "prev"
     if position is not None:

@@ -42,6 +42,10 @@ def start(kind, args):
             split=args.get("split", "dev"), decoding=DecodingSettings(**args.get("decoding", {})),
             batch_size=args.get("batch_size", 1),
         )
+    if kind == "signals":
+        from curation.signals.jobs import start_run
+
+        return start_run(args["signal"], everything=args.get("everything", False))
     raise SystemExit(f"unknown kind {kind!r}")
 
 

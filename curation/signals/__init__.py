@@ -1,0 +1,1 @@
+"""Semantic neighbours and quality signals of examples: embeddings, scores per revision, sharded runs."""
