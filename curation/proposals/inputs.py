@@ -67,10 +67,12 @@ def load_pool() -> Pool:
 
 def quality_columns(ids: np.ndarray) -> dict[str, list]:
     """{signal: value per candidate (None where missing or stale)}, for the signals computed at all."""
-    from curation.signals.scores import scores_for
+    from curation.signals.scores import SCORED, scores_for
 
     columns = {}
     for signal, stored in STORED_SIGNAL.items():
+        if stored not in SCORED:  # not a signal this studio computes (the judge's rating is optional)
+            continue
         scores = scores_for(stored)
         if scores:
             columns[signal] = [scores.get(int(pk)) for pk in ids]

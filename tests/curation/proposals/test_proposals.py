@@ -17,21 +17,43 @@ from curation.workspace.figures import LIMA_TARGETS
 
 pytestmark = pytest.mark.django_db
 
-TOPICS = [
-    "bake sourdough bread with a long cold proof", "repair a bicycle puncture on the road",
-    "plant tomatoes in a small balcony garden", "train a puppy to walk on a loose lead",
-    "write a cover letter for a first job", "clean a cast iron pan without soap",
-    "learn the basics of watercolour painting", "budget for a month of groceries",
-]
+# (topic, an answer of its own): no two answers alike, so that only the planted twins are near-duplicates.
+ANSWERS = {
+    "bake sourdough bread with a long cold proof":
+        "Mix flour, water, salt and a lively starter, fold the dough every half hour for two hours, shape it "
+        "and leave it in the fridge overnight. Bake it straight from the cold in a preheated Dutch oven.",
+    "repair a bicycle puncture on the road":
+        "Lever the tyre off the rim, find the hole by pumping the tube and listening, roughen the rubber around "
+        "it, spread the glue, wait until it turns dull and press the patch on firmly for a minute.",
+    "plant tomatoes in a small balcony garden":
+        "Choose a bush variety, give each plant a pot of at least twenty litres with drainage holes, put them "
+        "where they get six hours of sun and water deeply whenever the top of the soil is dry.",
+    "train a puppy to walk on a loose lead":
+        "Stop the moment the lead goes tight and walk on only when it slackens. Reward your puppy with a treat "
+        "at your side every few steps, and keep the first sessions short and cheerful.",
+    "write a cover letter for a first job":
+        "Open with the role and why it interests you, give two concrete examples from school, volunteering or "
+        "projects that show the skills the advert asks for, and close by asking for an interview.",
+    "clean a cast iron pan without soap":
+        "Scrape off stuck food with coarse salt and a paper towel while the pan is warm, rinse with hot water, "
+        "dry it on the hob and wipe a thin film of oil over the inside before storing it.",
+    "learn the basics of watercolour painting":
+        "Start with three primary colours, a round brush and heavy cotton paper. Practise flat and graded "
+        "washes, then wet-on-wet blooms, and let each layer dry before painting over it.",
+    "budget for a month of groceries":
+        "Add up what you spent in the last three months, plan meals around what you already have, write a list "
+        "before shopping and set aside a fixed sum each week in cash or a separate account.",
+}
+TOPICS = list(ANSWERS)
 
 
 def wikihow_source():
     return Source.objects.get_or_create(kind="wikihow", name="wikihow")[0]
 
 
-def how_to(topic, source=None, **fields):
-    steps = " ".join(f"Step {i}: think about how to {topic}, then do it carefully and check the result." for i in range(6))
-    return create_example(turns=[f"How do I {topic}?", steps], source=source or wikihow_source(), **fields)
+def how_to(topic, source=None, answer=None, **fields):
+    return create_example(turns=[f"How do I {topic}?", answer or ANSWERS.get(topic, f"Here is how to {topic}.")],
+                          source=source or wikihow_source(), **fields)
 
 
 def targets(**train):
@@ -50,7 +72,7 @@ def embed_everything():
 def test_quotas_are_honoured_and_rejected_dev_test_and_prompt_only_examples_never_proposed():
     targets(wikihow=3, hand_written=2)
     wikihow = [how_to(topic) for topic in TOPICS]
-    written = [create_example(turns=[f"Tell me about {topic}.", f"Here is what matters when you {topic}: patience."])
+    written = [create_example(turns=[f"Tell me how to {topic}, in my own words.", ANSWERS[topic][::-1]])
                for topic in TOPICS[:4]]
     rejected = how_to("fold a paper crane", status=Example.Status.REJECTED)
     held_out = how_to("tie a bowline knot", split=Example.Split.TEST)
@@ -72,9 +94,10 @@ def test_quotas_are_honoured_and_rejected_dev_test_and_prompt_only_examples_neve
 
 def test_at_most_one_example_of_a_near_duplicate_cluster_is_proposed():
     targets(wikihow=4)
-    twins = [how_to("bake sourdough bread with a long cold proof"),
-             how_to("bake  sourdough bread with a long cold proof"),  # whitespace only
-             how_to("bake sourdough bread with a long, cold proof")]
+    bread = ANSWERS[TOPICS[0]]
+    twins = [how_to(TOPICS[0]),
+             how_to("bake  sourdough bread with a long cold proof", answer=bread.replace(" ", "  ")),  # whitespace
+             how_to("make sourdough bread", answer=bread + " Let it cool before slicing.")]  # a sentence added
     others = [how_to(topic) for topic in TOPICS[1:4]]
     refresh_duplicates()
     embed_everything()
