@@ -76,6 +76,8 @@ class _Components:
 
     def joined(self, a, b, kind):
         """Already in one group that has a pair of `kind`: nothing more to learn from (a, b)."""
+        if a not in self.parent or b not in self.parent:
+            return False
         root = self.find(a)
         return root == self.find(b) and kind in self.kinds.get(root, ())
 
