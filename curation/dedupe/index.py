@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
+from datasketch import MinHashLSH
 from django.conf import settings
 from django.db import transaction
 
@@ -42,18 +42,23 @@ def thresholds(threshold=None):
 
 
 def candidate_pairs(ids, matrix, mask, threshold):
-    """(i, j) row pairs (i < j) that share a band of the LSH index built for `threshold`."""
+    """Buckets (sorted row numbers, two or more) of rows that share a band of the LSH index for `threshold`.
+
+    The banding is datasketch's MinHashLSH's: its (bands, rows) optimal for the threshold and its hash ranges.
+    The rows are bucketed with numpy (one sort of each band's bytes) rather than inserted key by key into its
+    storage, which took 18 s of a 77 s pass over 100k examples (3.2M set updates); the buckets are the same."""
     # datasketch needs two bands at least, which it gives up to ~0.9; pairs above are checked exactly anyway.
     lsh = MinHashLSH(threshold=min(threshold, LSH_MAX_THRESHOLD), num_perm=minhash.NUM_PERM)
     rows = np.flatnonzero(mask)
-    with lsh.insertion_session(buffer_size=100_000) as session:
-        for i in rows:
-            session.insert(int(i), LeanMinHash(seed=minhash.SEED, hashvalues=matrix[i], scheme="affine32"),
-                           check_duplication=False)
-    for table in lsh.hashtables:
-        for band, count in table.itemcounts().items():
-            if count > 1:
-                yield sorted(table.get(band))
+    if len(rows) < 2:
+        return
+    for start, end in lsh.hashranges:
+        band = np.ascontiguousarray(matrix[rows, start:end]).view(np.dtype((np.void, 4 * (end - start)))).ravel()
+        order = np.argsort(band, kind="stable")
+        ordered = band[order]
+        starts = np.concatenate([[0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1, [len(ordered)]])
+        for i in np.flatnonzero(np.diff(starts) > 1):  # buckets of two rows or more only
+            yield sorted(rows[order[starts[i]:starts[i + 1]]].tolist())
 
 
 class _Components:
