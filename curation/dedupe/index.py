@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import MinHashLSH
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from curation.dedupe import minhash, signatures
 from curation.dedupe.models import DuplicateCluster, DuplicateMember
 
 LSH_MAX_THRESHOLD = 0.9
+STORE_LOCK = 0x6465647570  # "dedup": the advisory lock key of store()
 PROMPT, RESPONSE, BOTH = DuplicateCluster.Kind.PROMPT, DuplicateCluster.Kind.RESPONSE, DuplicateCluster.Kind.BOTH
 
 
@@ -150,6 +151,11 @@ def refresh(on_progress=None, threshold=None):
 
 @transaction.atomic
 def store(found):
+    """The clusters of a pass in place of the last pass's, in one transaction (two passes on two workers write one
+    after the other: PostgreSQL's advisory lock)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [STORE_LOCK])
     DuplicateMember.objects.all().delete()
     DuplicateCluster.objects.all().delete()
     clusters = DuplicateCluster.objects.bulk_create(
