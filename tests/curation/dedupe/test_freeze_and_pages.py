@@ -98,6 +98,9 @@ def test_the_page_lists_clusters_and_keeps_one_rejecting_the_others(client_of, a
         assert other.revisions.get(number=2).note == "review: reject (duplicate)"
     shown = html.unescape(client.get(answer["Location"]).content.decode())
     assert f"Kept #{keep.pk}; rejected 2 as its duplicates." in shown
+    # resolved: off the list, unless asked for
+    assert f"Cluster #{cluster.pk}" not in html.unescape(client.get("/duplicates/").content.decode())
+    assert f"Cluster #{cluster.pk}" in html.unescape(client.get("/duplicates/?all=1").content.decode())
 
 
 def test_resolving_skips_what_changed_since_the_page_was_shown(client_of, bob):
