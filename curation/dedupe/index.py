@@ -22,6 +22,7 @@ from curation.dedupe import minhash, signatures
 from curation.dedupe.models import DuplicateCluster, DuplicateMember
 
 LSH_MAX_THRESHOLD = 0.9
+PARTNERS = 64
 STORE_LOCK = 0x6465647570  # "dedup": the advisory lock key of store()
 PROMPT, RESPONSE, BOTH = DuplicateCluster.Kind.PROMPT, DuplicateCluster.Kind.RESPONSE, DuplicateCluster.Kind.BOTH
 
@@ -113,7 +114,9 @@ def find_pairs(loaded, threshold=None, *, every_pair=False, components=None):
         seen = set()
         for bucket in candidate_pairs(ids, matrix, mask, limit):
             for x, i in enumerate(bucket):
-                for j in bucket[x + 1:]:
+                # A huge bucket (thousands asking "Write a story.") would cost its size squared; for clusters each
+                # member meets the next PARTNERS, which chains the bucket's near-duplicates together all the same.
+                for j in bucket[x + 1:] if every_pair or components is None else bucket[x + 1:x + 1 + PARTNERS]:
                     if (i, j) in seen:
                         continue
                     seen.add((i, j))
