@@ -50,7 +50,7 @@ def duplicates_page(request):
     kind = request.GET.get("kind", "")
     if kind in DuplicateCluster.Kind.values:
         clusters = clusters.filter(kind=kind)
-    page = Paginator(clusters, CLUSTERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(clusters.order_by("-size", "id"), CLUSTERS_PER_PAGE).get_page(request.GET.get("page"))
     groups = [_group(cluster, list(cluster.members.values_list("example_id", flat=True))) for cluster in page]
     return render(request, "curation/duplicates.html", {
         "page": page, "groups": groups, "kind": kind, "kinds": DuplicateCluster.Kind.choices, "show_all": show_all,
