@@ -142,12 +142,16 @@ def clusters_of(loaded, threshold=None):
     return sorted(found, key=lambda group: (-len(group[0]), group[0][0]))
 
 
-def refresh(on_progress=None, threshold=None):
+def refresh(on_progress=None, threshold=None, on_phase=None):
     """Sign new and changed examples, find the clusters of all of them and store them in place of the last
     ones; returns the clusters as lists of example ids (the largest first). on_progress(done, total) while
-    signing."""
+    signing; on_phase(name) as it moves on to "clustering" and "storing"."""
     signatures.update_stale(on_progress=on_progress)
+    if on_phase is not None:
+        on_phase("clustering")
     found = clusters_of(signatures.load(), threshold)
+    if on_phase is not None:
+        on_phase("storing")
     store(found)
     return [members for members, _, _ in found]
 
