@@ -48,14 +48,15 @@ demo-train: install
 	$(PY) manage.py migrate --noinput
 	HF_HUB_OFFLINE=1 $(PY) -m training.demo
 
-# Every benchmark; the ingest, export and table ones need PostgreSQL: DATABASE_URL=postgres://... make bench
+# Every benchmark; the ingest, export, table and dedupe ones need PostgreSQL: DATABASE_URL=postgres://... make bench
 bench: install
 	$(PY) bench/train.py
 	$(PY) bench/generate.py
-	@test -n "$(DATABASE_URL)" || { echo "bench/ingest.py, bench/export.py and bench/table.py need DATABASE_URL=postgres://..."; exit 1; }
+	@test -n "$(DATABASE_URL)" || { echo "bench/ingest.py, bench/export.py, bench/table.py and bench/dedupe.py need DATABASE_URL=postgres://..."; exit 1; }
 	$(PY) bench/ingest.py
 	$(PY) bench/export.py
 	$(PY) bench/table.py
+	$(PY) bench/dedupe.py
 
 clean:
 	rm -rf var/celery var/staticfiles

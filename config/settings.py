@@ -193,6 +193,11 @@ DEDUPE_PROMPT_THRESHOLD = env_float("DEDUPE_PROMPT_THRESHOLD", 0.7)
 DEDUPE_RESPONSE_THRESHOLD = env_float("DEDUPE_RESPONSE_THRESHOLD", 0.6)
 # Processes that sign examples when a pass has many to sign (1: in the worker's own process).
 DEDUPE_PROCESSES = env_int("DEDUPE_PROCESSES", 2)
+# How often Celery beat looks for examples written or edited since the last search, and starts one if there are.
+DEDUPE_STALE_SECONDS = env_float("DEDUPE_STALE_SECONDS", 300.0)
+CELERY_BEAT_SCHEDULE["dedupe-if-stale"] = {
+    "task": "curation.dedupe_if_stale", "schedule": DEDUPE_STALE_SECONDS, "options": {"queue": "default"},
+}
 
 # --- Datasets: a tokenizer.json for real token counts in version manifests (empty: four characters a token).
 DATASET_TOKENIZER = env_str("DATASET_TOKENIZER")

@@ -8,6 +8,7 @@ class CurationConfig(AppConfig):
     def ready(self):
         # The kinds of long work declared by curation (core.jobs.kinds).
         import curation.dedupe.jobs  # noqa: F401
+        import curation.dedupe.tasks  # noqa: F401 - and its beat task
         import curation.proposals.jobs  # noqa: F401
         from curation.datasets import export_jobs, freeze_jobs  # noqa: F401
         from curation.imports import ingest  # noqa: F401

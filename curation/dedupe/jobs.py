@@ -30,6 +30,10 @@ def run_dedupe(run, context):
         context.progress(done, total=total)
         context.check()
 
-    clusters = index.refresh(on_progress=on_progress)
+    def on_phase(phase):
+        context.progress(phase=phase)
+        context.check()
+
+    clusters = index.refresh(on_progress=on_progress, on_phase=on_phase)
     context.succeed(phase="", signed=signed["n"], clusters=len(clusters),
                     clustered=sum(len(members) for members in clusters))

@@ -2,6 +2,7 @@
 others" (the table's bulk reject, so it writes revisions and reviews and refuses stale items)."""
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -42,13 +43,17 @@ def _group(cluster, example_ids):
 @requires("curation.view_example")
 def duplicates_page(request):
     clusters = DuplicateCluster.objects.all()
+    show_all = request.GET.get("all") == "1"
+    if not show_all:  # resolved clusters (one member left that is not rejected) are out of the way
+        clusters = clusters.annotate(open_members=Count("members", filter=~Q(members__example__status="rejected"))
+                                     ).filter(open_members__gt=1)
     kind = request.GET.get("kind", "")
     if kind in DuplicateCluster.Kind.values:
         clusters = clusters.filter(kind=kind)
-    page = Paginator(clusters, CLUSTERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(clusters.order_by("-size", "id"), CLUSTERS_PER_PAGE).get_page(request.GET.get("page"))
     groups = [_group(cluster, list(cluster.members.values_list("example_id", flat=True))) for cluster in page]
     return render(request, "curation/duplicates.html", {
-        "page": page, "groups": groups, "kind": kind, "kinds": DuplicateCluster.Kind.choices,
+        "page": page, "groups": groups, "kind": kind, "kinds": DuplicateCluster.Kind.choices, "show_all": show_all,
         "total": DuplicateCluster.objects.count(), "runs": DedupeRun.objects.all()[:5],
     })
 

@@ -239,9 +239,13 @@ def save_upload(uploaded_file):
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(dir=root, prefix=".upload-", delete=False) as out:
-        for chunk in uploaded_file.chunks():
-            digest.update(chunk)
-            out.write(chunk)
+        try:
+            for chunk in uploaded_file.chunks():
+                digest.update(chunk)
+                out.write(chunk)
+        except BaseException:
+            os.unlink(out.name)  # a broken upload leaves nothing behind
+            raise
     folder = root / digest.hexdigest()
     folder.mkdir(exist_ok=True)
     path = folder / (get_valid_filename(Path(uploaded_file.name).name) or "upload")

@@ -98,6 +98,9 @@ def test_the_page_lists_clusters_and_keeps_one_rejecting_the_others(client_of, a
         assert other.revisions.get(number=2).note == "review: reject (duplicate)"
     shown = html.unescape(client.get(answer["Location"]).content.decode())
     assert f"Kept #{keep.pk}; rejected 2 as its duplicates." in shown
+    # resolved: off the list, unless asked for
+    assert f"Cluster #{cluster.pk}" not in html.unescape(client.get("/duplicates/").content.decode())
+    assert f"Cluster #{cluster.pk}" in html.unescape(client.get("/duplicates/?all=1").content.decode())
 
 
 def test_resolving_skips_what_changed_since_the_page_was_shown(client_of, bob):
@@ -163,3 +166,16 @@ def test_a_search_is_a_job_one_waits_at_a_time_and_an_import_starts_one(client_o
 
     start_import("jsonl", write_jsonl(tmp_path / "a.jsonl", lima_rows(2)), run_async=False)
     assert DedupeRun.objects.filter(status="queued").get().reason.startswith("import #")
+
+
+def test_beat_starts_a_search_only_when_examples_changed_since_the_last():
+    from curation.dedupe.tasks import dedupe_if_stale
+    from curation.services import edit_example
+
+    a = make(*ORBIT)
+    first = dedupe_if_stale()
+    assert DedupeRun.objects.get(pk=first).status == "queued"
+    run_here(DedupeRun.objects.get(pk=first))
+    assert dedupe_if_stale() is None  # every signature in step
+    edit_example(a, expected_version=a.version, author=None, turns=[ORBIT[0], sentence_appended(ORBIT[1])])
+    assert dedupe_if_stale() not in (None, first)

@@ -98,3 +98,12 @@ def test_many_examples_are_signed_by_processes_as_they_would_be_here(monkeypatch
     here = {s.example_id: (s.prompt_minhash, s.response_minhash) for s in ExampleSignature.objects.all()}
     assert {pk: tuple(map(bytes, v)) for pk, v in pooled.items()} == {pk: tuple(map(bytes, v)) for pk, v in here.items()}
     assert sorted(pooled) == [e.pk for e in made]
+
+
+def test_a_crowd_of_one_prompt_is_one_cluster():
+    crowd = [create_example(turns=["Write a story about a lighthouse."]) for _ in range(150)]
+    other = create_example(turns=["Explain how tides work, for a child."])
+
+    [cluster] = index.refresh()
+
+    assert cluster == [e.pk for e in crowd] and other.pk not in cluster_map()
