@@ -11,7 +11,7 @@ from curation.signals.models import Embedding
 
 def query_vector(text: str):
     model = encoder.load(compute.embedding_model_path())
-    return encoder.encode(model, [text], batch_size=1)[0]
+    return encoder.encode_query(model, text)
 
 
 def example_vector(example):
