@@ -56,6 +56,7 @@ bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/export.py
 	$(PY) bench/table.py
+	$(PY) bench/signals.py
 
 clean:
 	rm -rf var/celery var/staticfiles
