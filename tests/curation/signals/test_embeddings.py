@@ -73,3 +73,22 @@ def test_a_hit_whose_text_changed_since_it_was_embedded_is_left_out(topics, alic
                  turns=["What is a good name for a cat?", "Miso, Pepper or Biscuit."])
 
     assert tyre.pk not in [pk for pk, _ in semantic_search("flat tyre", k=5)]
+
+
+def test_the_cached_index_takes_new_and_replaced_embeddings_without_reading_all_again(topics, alice):
+    from curation.signals.index import index_for
+
+    start_run("embedding", run_async=False)
+    first = index_for()
+    tyre = topics["tyre"]
+
+    # when one example changes and the next run embeds it again
+    edit_example(tyre, expected_version=tyre.version, author=alice,
+                 turns=["How do I stop my bread from going stale?", "Keep the loaf cut side down in a bread box."])
+    start_run("embedding", run_async=False)
+
+    # then the same index holds its new vector (the old row dead), and finds it by its new meaning
+    index = index_for()
+    assert index is first and index.live == len(topics) and index.dead >= 1
+    hits = [pk for pk, _ in semantic_search("keeping bread fresh", k=1)]
+    assert hits == [tyre.pk]
