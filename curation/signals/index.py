@@ -2,8 +2,9 @@
 SIGNALS_ANN_MIN_VECTORS vectors, an HNSW index (usearch) beyond, where the exact product stops being fast enough
 (bench/signals.py measures both).
 
-The matrix of a model is read once per process and kept while the embeddings are unchanged (their count and
-latest update, one indexed query); a hit whose example changed text since is dropped at query time.
+The matrix of a model is read once per process; afterwards only the rows changed since its latest update (one
+indexed query tells) are read and added; a hit whose example changed text since, or was deleted, is dropped at
+query time.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, F, Max
+from django.db.models import F, Max
 
 from curation.signals.models import Embedding
 
@@ -73,7 +74,10 @@ class Index:
         if len(vectors) >= max(ann_min, 1):
             from usearch.index import Index as HNSW
 
-            self.ann = HNSW(ndim=vectors.matrix.shape[1], metric="ip", dtype="f32")
+            # expansion_search 256 (usearch's default 64): near-identical neighbours, as in a corpus of similar
+            # questions, need a wider search for the true top 10 (bench/signals.py measures the recall).
+            self.ann = HNSW(ndim=vectors.matrix.shape[1], metric="ip", dtype="f32", connectivity=16,
+                            expansion_add=128, expansion_search=256)
             self.ann.add(np.arange(len(vectors), dtype=np.uint64), vectors.matrix, threads=0)
 
     @property
@@ -146,32 +150,33 @@ REBUILD_DEAD_SHARE = 0.25  # past this share of dead rows (and 1,000) the index 
 
 
 def _token(model_name):
-    found = Embedding.objects.filter(model_name=model_name).aggregate(n=Count("pk"), last=Max("updated_at"))
-    return found["n"], found["last"]
+    """The latest change of the model's embeddings: one step down the (model_name, updated_at) index. (A count
+    would read the whole table, 170 MB at 100k: deleted examples are left out at query time instead.)"""
+    return Embedding.objects.filter(model_name=model_name).aggregate(last=Max("updated_at"))["last"]
 
 
 def index_for(model_name=None) -> Index:
     """This process's index of the model's embeddings: read once, then only the rows changed since (a run
-    writing embeddings does not make every query read them all again); read again from scratch when rows were
-    deleted or too many replaced."""
+    writing embeddings does not make every query read them all again); read again from scratch when too many
+    rows were replaced."""
     model_name = _model(model_name)
-    count, last = _token(model_name)
-    token = (model_name, count, last)
+    last = _token(model_name)
+    token = (model_name, last)
     with _lock:
         index = _cache.get(model_name)
         if index is not None and index.token == token:
             return index
         if index is not None and last is not None:
-            seen = index.token[2]
+            seen = index.token[1]
             changed = Embedding.objects.filter(model_name=model_name)
             if seen is not None:
                 changed = changed.filter(updated_at__gte=seen)  # >=: rows written in the same instant as the last
             index.extend(_vector_set(changed))
-            if index.live == count and index.dead <= max(1000, REBUILD_DEAD_SHARE * len(index.vectors)):
+            if index.dead <= max(1000, REBUILD_DEAD_SHARE * len(index.vectors)):
                 index.token = token
                 return index
-    # Every row of the model, stale ones too: a stale hit is left out at query time (search.nearest), and the
-    # index then holds what the table holds, so that its count says when rows were deleted.
+    # Every row of the model, stale ones too: a stale or deleted example's hit is left out at query time
+    # (search.nearest).
     index = Index(_vector_set(Embedding.objects.filter(model_name=model_name)))
     index.token = token
     with _lock:
