@@ -52,7 +52,7 @@ demo-train: install
 bench: install
 	$(PY) bench/train.py
 	$(PY) bench/generate.py
-	@test -n "$(DATABASE_URL)" || { echo "bench/ingest.py, bench/export.py and bench/table.py need DATABASE_URL=postgres://..."; exit 1; }
+	@test -n "$(DATABASE_URL)" || { echo "bench/ingest.py, bench/export.py, bench/table.py and bench/signals.py need DATABASE_URL=postgres://..."; exit 1; }
 	$(PY) bench/ingest.py
 	$(PY) bench/export.py
 	$(PY) bench/table.py

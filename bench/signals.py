@@ -144,7 +144,8 @@ def main():
 
     # 3. Query p95 at this size, end to end.
     prompts = [texts_by_id[pk][1][0][:200] for pk in sample[: args.queries]]
-    for label, ann_min in (("exact (one matrix product)", 10**12), ("usearch HNSW", 0)):
+    # Exact twice, before and after usearch: a busy shared host moves the figures between passes.
+    for label, ann_min in (("exact (one matrix product)", 10**12), ("usearch HNSW", 0), ("exact, again", 10**12)):
         settings.SIGNALS_ANN_MIN_VECTORS = ann_min
         clear_cache()
         started = time.perf_counter()
@@ -160,9 +161,10 @@ def main():
         print(f"  semantic_search at {len(index.vectors):,} ({label}): p50 {p50:.1f} ms, p95 {p95:.1f} ms "
               f"[{'ok' if p95 < 100 else 'OVER'} < 100 ms]; index loaded{' and built' if ann_min == 0 else ''} "
               f"in {built:.1f} s")
+        if ann_min == 0:
+            ann = index
     query_vectors = encoder.encode(model, prompts, batch_size=batch)
-    exact = Index(index.vectors, ann_min=10**12)
-    ann = index
+    exact = Index(ann.vectors, ann_min=10**12)
     recall, tied = [], []
     for q in query_vectors:
         truth, found = exact.search(q, 10), ann.search(q, 10)

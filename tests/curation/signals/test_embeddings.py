@@ -92,3 +92,19 @@ def test_the_cached_index_takes_new_and_replaced_embeddings_without_reading_all_
     assert index is first and index.live == len(topics) and index.dead >= 1
     hits = [pk for pk, _ in semantic_search("keeping bread fresh", k=1)]
     assert hits == [tyre.pk]
+
+
+def test_embedding_and_ifd_shards_go_to_the_gpu_queue_only_when_it_is_configured(settings, topics):
+    from core.jobs.kinds import kind_of
+    from curation.signals.models import SignalShard
+
+    kind = kind_of(SignalShard)
+    shards = {signal: SignalShard(run=SignalRun.objects.create(signal=signal), number=1)
+              for signal in ("embedding", "ifd", "style")}
+
+    settings.SIGNALS_GPU_QUEUE = False
+    assert {kind.queue_for(shard) for shard in shards.values()} == {"default"}
+    settings.SIGNALS_GPU_QUEUE = True
+    assert {signal: kind.queue_for(shard) for signal, shard in shards.items()} == {
+        "embedding": "gpu", "ifd": "gpu", "style": "default"}
+    assert kind_of(SignalRun).queue_for(next(iter(shards.values())).run) == "default"
