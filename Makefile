@@ -52,11 +52,13 @@ demo-train: install
 bench: install
 	$(PY) bench/train.py
 	$(PY) bench/generate.py
-	@test -n "$(DATABASE_URL)" || { echo "bench/ingest.py, bench/export.py, bench/table.py and bench/dedupe.py need DATABASE_URL=postgres://..."; exit 1; }
+	@test -n "$(DATABASE_URL)" || { echo "bench/ingest.py, export.py, table.py, dedupe.py, signals.py and proposals.py need DATABASE_URL=postgres://..."; exit 1; }
 	$(PY) bench/ingest.py
 	$(PY) bench/export.py
 	$(PY) bench/table.py
 	$(PY) bench/dedupe.py
+	$(PY) bench/signals.py
+	$(PY) bench/proposals.py
 
 clean:
 	rm -rf var/celery var/staticfiles

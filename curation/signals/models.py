@@ -23,10 +23,12 @@ class Embedding(models.Model):
     content_hash = models.CharField(max_length=64, help_text="Of the text embedded: the example's when fresh")
     dim = models.PositiveSmallIntegerField()
     vector = models.BinaryField(help_text="float32, little-endian, L2-normalised")
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["example", "model_name"], name="embedding_example_model_unique")]
+        # The search index's "anything new?" (curation.signals.index): the latest update, from this index alone.
+        indexes = [models.Index(fields=["model_name", "updated_at"], name="embedding_model_updated_idx")]
 
     def __str__(self):
         return f"embedding of example {self.example_id} ({self.model_name})"

@@ -11,31 +11,31 @@ from curation.signals.models import Embedding
 
 def query_vector(text: str):
     model = encoder.load(compute.embedding_model_path())
-    return encoder.encode(model, [text], batch_size=1)[0]
+    return encoder.encode_query(model, text)
 
 
 def example_vector(example):
-    """The example's embedding for its current text: stored, or computed now (and stored) when stale."""
+    """The example's embedding for its current text: stored, or computed now when stale (not stored: a page
+    view writes nothing; the next embedding run stores it)."""
     name = compute.embedding_model_name()
     row = Embedding.objects.filter(example=example, model_name=name, content_hash=example.content_hash).first()
     if row is not None:
         return row.array
-    return compute.embed_examples([example.pk])[0]
+    _, turns = compute.current_texts([example.pk])[example.pk]
+    return query_vector(encoder.embedding_text(turns))
 
 
 def nearest(vector, k, exclude=()):
     """The k examples nearest `vector`, [(example id, cosine similarity)], best first; hits whose example changed
     text since its embedding (or was deleted) are left out."""
     index = index_for()
-    vectors = index.vectors
     want = k + len(exclude)
     while True:
-        hits = index.search(vector, want + 10)
-        rows = [(vectors.ids[row], vectors.hashes[row], score) for row, score in hits]
+        rows = index.search_examples(vector, want + 10)
         current = dict(Example.objects.filter(pk__in=[pk for pk, _, _ in rows]).values_list("pk", "content_hash"))
         kept = [(pk, round(score, 4)) for pk, content_hash, score in rows
                 if pk not in exclude and current.get(pk) == content_hash]
-        if len(kept) >= k or len(hits) < want + 10:
+        if len(kept) >= k or len(rows) < want + 10:
             return kept[:k]
         want *= 2
 

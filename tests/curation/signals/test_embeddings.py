@@ -73,3 +73,38 @@ def test_a_hit_whose_text_changed_since_it_was_embedded_is_left_out(topics, alic
                  turns=["What is a good name for a cat?", "Miso, Pepper or Biscuit."])
 
     assert tyre.pk not in [pk for pk, _ in semantic_search("flat tyre", k=5)]
+
+
+def test_the_cached_index_takes_new_and_replaced_embeddings_without_reading_all_again(topics, alice):
+    from curation.signals.index import index_for
+
+    start_run("embedding", run_async=False)
+    first = index_for()
+    tyre = topics["tyre"]
+
+    # when one example changes and the next run embeds it again
+    edit_example(tyre, expected_version=tyre.version, author=alice,
+                 turns=["How do I stop my bread from going stale?", "Keep the loaf cut side down in a bread box."])
+    start_run("embedding", run_async=False)
+
+    # then the same index holds its new vector (the old row dead), and finds it by its new meaning
+    index = index_for()
+    assert index is first and index.live == len(topics) and index.dead >= 1
+    hits = [pk for pk, _ in semantic_search("keeping bread fresh", k=1)]
+    assert hits == [tyre.pk]
+
+
+def test_embedding_and_ifd_shards_go_to_the_gpu_queue_only_when_it_is_configured(settings, topics):
+    from core.jobs.kinds import kind_of
+    from curation.signals.models import SignalShard
+
+    kind = kind_of(SignalShard)
+    shards = {signal: SignalShard(run=SignalRun.objects.create(signal=signal), number=1)
+              for signal in ("embedding", "ifd", "style")}
+
+    settings.SIGNALS_GPU_QUEUE = False
+    assert {kind.queue_for(shard) for shard in shards.values()} == {"default"}
+    settings.SIGNALS_GPU_QUEUE = True
+    assert {signal: kind.queue_for(shard) for signal, shard in shards.items()} == {
+        "embedding": "gpu", "ifd": "gpu", "style": "default"}
+    assert kind_of(SignalRun).queue_for(next(iter(shards.values())).run) == "default"
