@@ -4,6 +4,7 @@ example page, the table and the review queue show them; the command prints the c
 import html
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -126,9 +127,13 @@ def test_the_example_page_the_table_and_the_queue_show_near_duplicates(client_of
     assert f'href="/duplicates/{cluster.pk}/"' in example_page
     assert "None found by the last duplicate search" in client.get(f"/examples/{alone.pk}/").content.decode()
 
-    table = client.get("/examples/?duplicates=yes&columns=duplicates")
+    table = client.get("/examples/?duplicates=yes")
     rows = html.unescape(table.content.decode())
     assert f'href="/examples/{a.pk}/"' in rows and f'href="/examples/{alone.pk}/"' not in rows
+    assert "1 near-duplicate" in rows and f'href="/duplicates/{cluster.pk}/"' in rows
+    by_count = client.get("/examples/?sort=-duplicates")
+    order = [int(pk) for pk in re.findall(r'href="/examples/(\d+)/"', by_count.content.decode())]
+    assert by_count.status_code == 200 and order.index(alone.pk) > max(order.index(a.pk), order.index(b.pk))
     api = client.get("/api/examples/?duplicates=no").json()
     assert [row["id"] for row in api["results"]] == [alone.pk]
 
