@@ -110,7 +110,8 @@ def load(count):
             DuplicateMember.objects.bulk_create([DuplicateMember(example_id=int(pk), cluster=cluster) for pk in pair])
         with connection.cursor() as cursor:
             cursor.execute("SELECT setval(pg_get_serial_sequence('curation_example', 'id'), %s)", [count])
-            cursor.execute("VACUUM ANALYZE")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
 
 
 def main():

@@ -1,0 +1,20 @@
+"""Requests refused before any view reads them."""
+from django.http import HttpResponseBadRequest, JsonResponse
+
+
+class RefuseNulInQuery:
+    """A NUL character in a query parameter answers 400 naming the parameter. PostgreSQL cannot hold one in text,
+    so it would reach the database as a filter or a search and fail there with a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                shown = name.replace("\x00", "\\0")
+                message = f"{shown}: a NUL character (\\0) cannot be searched or filtered on."
+                if request.path.startswith("/api/"):
+                    return JsonResponse({"detail": message, "field": shown}, status=400)
+                return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
