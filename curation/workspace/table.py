@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from urllib.parse import urlencode
@@ -325,14 +326,17 @@ class Page:
 
 
 # PostgreSQL: a count taking longer than this gives up (a phrase of common words at 100k examples re-reads
-# thousands of documents); the page then says "50+" rather than wait.
+# thousands of documents); the page then says "50+" rather than wait. A page's rows and count share
+# PAGE_BUDGET_MS: the count gets what the rows left, never less than COUNT_MIN_MS.
 COUNT_BUDGET_MS = 150
+PAGE_BUDGET_MS = 180
+COUNT_MIN_MS = 25
 
 
-def count_matching(examples, limit=None):
+def count_matching(examples, limit=None, budget_ms=COUNT_BUDGET_MS):
     """(count, capped): exact up to EXAMPLES_COUNT_LIMIT, beyond it the limit and True — a count that reads at
     most that many rows whatever the table holds; (None, False) when PostgreSQL could not count within
-    COUNT_BUDGET_MS."""
+    `budget_ms`."""
     limit = settings.EXAMPLES_COUNT_LIMIT if limit is None else limit
     query = examples.order_by().values("pk")[: limit + 1]
     connection = connections[examples.db]
@@ -346,7 +350,7 @@ def count_matching(examples, limit=None):
                     # example's document (the planner underrates that: the documents are TOASTed).
                     cursor.execute("SELECT current_setting('statement_timeout'), current_setting('enable_seqscan'), "
                                    "set_config('statement_timeout', %s, true), set_config('enable_seqscan', 'off', true)",
-                                   [str(COUNT_BUDGET_MS)])
+                                   [str(int(budget_ms))])
                     before = cursor.fetchone()[:2]
                 found = query.count()
                 with connection.cursor() as cursor:
@@ -400,6 +404,7 @@ def _keyed(examples, sort, filters=None):
 def table_page(filters, *, sort=None, cursor=None, size=None, count=True):
     """One page of the table: the rows after (or before) `cursor` in `sort` order, with the cursors of the pages
     on either side."""
+    started = time.perf_counter()
     sort = sort or Sort.parse(DEFAULT_SORT)
     size = size if size in PAGE_SIZES else settings.EXAMPLES_PAGE_SIZE
     base = filtered_examples(filters)
@@ -439,5 +444,8 @@ def table_page(filters, *, sort=None, cursor=None, size=None, count=True):
         if position is None and not more:
             page.count = len(found)  # everything is on this page: nothing to count
         else:
-            page.count, page.count_is_capped = count_matching(filtered_examples(filters, search_plan="index"))
+            spent_ms = (time.perf_counter() - started) * 1000
+            budget_ms = min(COUNT_BUDGET_MS, max(COUNT_MIN_MS, PAGE_BUDGET_MS - spent_ms))
+            page.count, page.count_is_capped = count_matching(filtered_examples(filters, search_plan="index"),
+                                                              budget_ms=budget_ms)
     return page
