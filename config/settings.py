@@ -254,6 +254,12 @@ SIGNALS_IFD_BATCH = env_int("SIGNALS_IFD_BATCH", 16)
 SIGNALS_ANN_MIN_VECTORS = env_int("SIGNALS_ANN_MIN_VECTORS", 1_000_000)
 SIGNALS_MAX_K = env_int("SIGNALS_MAX_K", 100)
 SIGNALS_TABLE_LIMIT = env_int("SIGNALS_TABLE_LIMIT", 200)
+# Celery beat starts a run of these signals this often when some examples' values are missing or stale (0: never).
+SIGNALS_REFRESH_SECONDS = env_float("SIGNALS_REFRESH_SECONDS", 600.0)
+SIGNALS_REFRESH = env_list("SIGNALS_REFRESH", ["embedding"])
+if SIGNALS_REFRESH_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["refresh-signals"] = {"task": "curation.refresh_signals", "schedule": SIGNALS_REFRESH_SECONDS,
+                                               "options": {"queue": "default"}}
 
 # --- REST API
 REST_FRAMEWORK = {

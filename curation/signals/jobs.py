@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
@@ -137,3 +138,21 @@ def run_shard(shard, context):
     on_batch(0)
     compute.compute(run.signal, list(shard.example_ids), on_batch=on_batch)
     context.progress(len(shard.example_ids), phase="")
+
+
+def refresh_stale(signals=("embedding",)):
+    """Start a run of each of `signals` that has examples whose value is missing or stale and no run under way
+    (Celery beat every SIGNALS_REFRESH_SECONDS: an edited example gets its new embedding without anyone asking).
+    Returns the runs started."""
+    started = []
+    for signal in signals:
+        if SignalRun.objects.filter(signal=signal, status__in=SignalRun.ACTIVE).exists():
+            continue
+        if signal == "length_percentile" or compute.stale_ids(signal):
+            started.append(start_run(signal))
+    return started
+
+
+@shared_task(name="curation.refresh_signals")
+def refresh_signals_task():
+    return [run.pk for run in refresh_stale(tuple(settings.SIGNALS_REFRESH))]

@@ -43,6 +43,8 @@ def nearest(vector, k, exclude=()):
 def similar_examples(example, k=10):
     """The k examples most like `example` (itself left out), [(example id, score)]."""
     k = max(0, min(int(k), settings.SIGNALS_MAX_K))
+    if not k or not index_for().live:  # nothing embedded yet: no model to load, nothing to find
+        return []
     return nearest(example_vector(example), k, exclude={example.pk})
 
 
@@ -50,7 +52,7 @@ def semantic_search(query, k=10):
     """The k examples nearest `query`'s meaning, [(example id, score)]."""
     query = (query or "").strip()
     k = max(0, int(k))
-    if not query or not k:
+    if not query or not k or not index_for().live:
         return []
     return nearest(query_vector(query), k)
 

@@ -47,11 +47,16 @@
 
   // While the panel is being replaced, a key press waits for the new panel instead of reaching a form that
   // htmx has not wired yet (which would submit it as a plain page).
+  // A piece that loads itself in the background (data-background: the similar examples) never makes it wait.
   let busy = false;
   let pending = null;
-  document.addEventListener("htmx:beforeRequest", function () { busy = true; });
-  document.addEventListener("htmx:afterRequest", function (event) { if (!event.detail.successful) busy = false; });
-  document.addEventListener("htmx:afterSettle", function () {
+  const background = (event) => event.target instanceof Element && event.target.closest("[data-background]");
+  document.addEventListener("htmx:beforeRequest", function (event) { if (!background(event)) busy = true; });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!event.detail.successful && !background(event)) busy = false;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (background(event)) return;
     busy = false;
     if (pending) {
       const key = pending;

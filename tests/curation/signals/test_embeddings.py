@@ -108,3 +108,16 @@ def test_embedding_and_ifd_shards_go_to_the_gpu_queue_only_when_it_is_configured
     assert {signal: kind.queue_for(shard) for signal, shard in shards.items()} == {
         "embedding": "gpu", "ifd": "gpu", "style": "default"}
     assert kind_of(SignalRun).queue_for(next(iter(shards.values())).run) == "default"
+
+
+def test_the_periodic_refresh_starts_a_run_only_when_something_is_stale(topics, alice, django_capture_on_commit_callbacks):
+    from curation.signals.jobs import refresh_stale
+
+    start_run("embedding", run_async=False)
+    with django_capture_on_commit_callbacks(execute=False):  # queued, not sent: no worker here
+        assert refresh_stale() == []  # everything fresh
+        bread = topics["bread"]
+        edit_example(bread, expected_version=bread.version, author=alice, turns=["Q?", "A new answer."])
+        [run] = refresh_stale()
+        assert run.signal == "embedding" and run.status == SignalRun.Status.QUEUED
+        assert refresh_stale() == []  # one under way already
