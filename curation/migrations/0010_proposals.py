@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('curation', '0008_examples_table_search'),
+        ('curation', '0009_dedupe'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
