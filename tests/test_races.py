@@ -226,7 +226,18 @@ def test_rejections_racing_each_other_leave_one_new_revision(as_bob, bob):
 
 
 def test_freezing_while_examples_are_deleted_gives_201_204_or_409(as_alice):
-    examples = [an_example(f"Question {i}?", status="approved", split="train") for i in range(10)]
+    # Ten different conversations: copies of one answer are near-duplicates, which the freeze refuses.
+    pairs = [("What is a roux?", "Flour cooked in fat, the base of many sauces."),
+             ("Why is the sky blue?", "Air scatters short wavelengths of sunlight more than long ones."),
+             ("How do bees make honey?", "They evaporate flower nectar in the hive while fanning their wings."),
+             ("What does a capacitor store?", "Electric charge, held between two plates by an insulator."),
+             ("Who wrote Middlemarch?", "George Eliot, the pen name of Mary Ann Evans, in 1871."),
+             ("How deep is the Mariana Trench?", "Nearly eleven kilometres at the Challenger Deep."),
+             ("Why do onions sting?", "Cutting them releases a sulphur gas that irritates the eyes."),
+             ("What is a haiku?", "A Japanese poem of seventeen syllables in three lines."),
+             ("How does a lever work?", "A small force far from the pivot moves a load near it."),
+             ("What causes tides?", "The Moon's gravity, and the Sun's, pulling on the oceans.")]
+    examples = [create_example(turns=list(pair), status="approved", split="train") for pair in pairs]
     calls = [as_alice.post("/api/datasets/", {"name": "racing", "selection": {"status": "approved"}})]
     calls += [as_alice.delete(f"/api/examples/{example.pk}/") for example in examples]
 

@@ -24,6 +24,9 @@ NUM_PERM = 128
 SEED = 12  # the issue that asked for it; any fixed value, as long as every signature uses the same
 SHINGLE = 5
 WORDS, CHARS = "words", "chars"
+# A prompt shorter than this is compared exactly only: "Question 12?" and "Question 13?", or "Write a haiku
+# about cats." and "… about dogs.", share most character 5-grams and are different questions all the same.
+SHORT_PROMPT_CHARS = 40
 
 _rng = np.random.default_rng(SEED)
 _A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd
@@ -119,10 +122,14 @@ def sign_conversations(rows):
 
     prompts = [prompt_of(turns) for _, _, turns in rows]
     responses = [response_of(turns) for _, _, turns in rows]
+    prompt_keys = [exact_key(prompt) for prompt in prompts]
     prompt_sigs, has_prompt = signatures(prompts, CHARS)
+    short = [i for i, prompt in enumerate(prompts) if has_prompt[i] and len(" ".join(prompt.split())) < SHORT_PROMPT_CHARS]
+    if short:  # signed by their exact key, one token: equal to another's only when the prompts are the same
+        prompt_sigs[short], _ = signatures([prompt_keys[i] for i in short], WORDS)
     response_sigs, has_response = signatures(responses, WORDS)
     return [
-        (pk, digest, exact_key(prompt), exact_key(response),
+        (pk, digest, prompt_keys[i], exact_key(response),
          prompt_sigs[i].tobytes() if has_prompt[i] else None, response_sigs[i].tobytes() if has_response[i] else None)
-        for i, ((pk, digest, _), prompt, response) in enumerate(zip(rows, prompts, responses))
+        for i, ((pk, digest, _), response) in enumerate(zip(rows, responses))
     ]

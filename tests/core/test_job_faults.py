@@ -11,6 +11,7 @@ import, export, freeze, training, generation:
 """
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -29,6 +30,9 @@ from tests.curation.imports.builders import lima_rows, write_jsonl
 from tests.inference.builders import DEV_CHATS, make_version
 from tests.training.runs_helpers import FAST_RECIPE, frozen_version
 from training.models import TrainingRun
+
+# A vocabulary for the big version's answers: four-letter words, 20,000 of them.
+WORDS = ["".join(chr(97 + (n // 26 ** k) % 26) for k in range(4)) for n in range(20_000)]
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
@@ -140,14 +144,17 @@ def alive(process):
 
 @pytest.fixture
 def big_version():
-    """80 MB of approved train examples, frozen: exporting or freezing them takes about a second; and one small
+    """80 MB of approved train examples (2,000 of 40 KB), frozen: exporting or freezing them takes about a second; and one small
     example of its own domain, for a small freeze."""
     from curation.datasets.versions import Selection, freeze_version
 
     source = get_or_create_source("manual", "fault tests")
-    answer = "An answer with many words in it, " * 1200
+
+    def answer(i):  # 40 KB of words of its own: no two answers are near-duplicates (the freeze would refuse them)
+        return " ".join(random.Random(i).choices(WORDS, k=8000))
+
     create_examples_bulk(
-        ({"turns": [f"Question {i}?", f"{answer}{i}"], "status": "approved", "split": "train"} for i in range(2000)),
+        ({"turns": [f"Question {i}?", answer(i)], "status": "approved", "split": "train"} for i in range(2000)),
         source=source,
     )
     create_examples_bulk([{"turns": ["Small?", "Yes."], "status": "approved", "split": "train", "domain": "small"}],

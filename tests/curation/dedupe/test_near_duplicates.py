@@ -107,3 +107,14 @@ def test_a_crowd_of_one_prompt_is_one_cluster():
     [cluster] = index.refresh()
 
     assert cluster == [e.pk for e in crowd] and other.pk not in cluster_map()
+
+
+def test_short_prompts_that_differ_are_different_questions():
+    different = [create_example(turns=[f"Question {i}?"]) for i in range(1, 6)]
+    haiku = [create_example(turns=[f"Write a haiku about {animal}."]) for animal in ("cats", "dogs", "herons")]
+    same = [create_example(turns=["Write a haiku about cats!"])]  # the same question once normalised
+
+    clusters = index.refresh()
+
+    assert clusters == [sorted([haiku[0].pk, same[0].pk])]
+    assert not {e.pk for e in different} & set(cluster_map())
