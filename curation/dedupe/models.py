@@ -6,7 +6,6 @@ Imported at the end of curation/models.py, so these are models of the `curation`
 from django.db import models
 
 from core.jobs.models import Job
-from curation.models import Example
 
 
 class ExampleSignature(models.Model):
@@ -14,7 +13,7 @@ class ExampleSignature(models.Model):
     for the text of `content_hash`; a signature of older text is stale and is computed again
     (curation.dedupe.signatures.update_stale)."""
 
-    example = models.OneToOneField(Example, on_delete=models.CASCADE, primary_key=True, related_name="signature")
+    example = models.OneToOneField("curation.Example", on_delete=models.CASCADE, primary_key=True, related_name="signature")
     content_hash = models.CharField(max_length=64, help_text="Of the text signed: equals the example's when in step")
     prompt_key = models.CharField(max_length=64, blank=True, db_index=True,
                                   help_text="sha256 of the normalised prompt; empty for no prompt")
@@ -52,7 +51,7 @@ class DuplicateCluster(models.Model):
 class DuplicateMember(models.Model):
     """An example in a cluster; an example is in one cluster at most."""
 
-    example = models.OneToOneField(Example, on_delete=models.CASCADE, primary_key=True, related_name="duplicate")
+    example = models.OneToOneField("curation.Example", on_delete=models.CASCADE, primary_key=True, related_name="duplicate")
     cluster = models.ForeignKey(DuplicateCluster, on_delete=models.CASCADE, related_name="members")
 
     class Meta:

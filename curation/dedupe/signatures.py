@@ -13,6 +13,7 @@ from django.utils import timezone
 from curation.dedupe import minhash
 from curation.dedupe.models import ExampleSignature
 from curation.models import Example
+from curation.services import current_texts
 
 CHUNK = 2000  # examples read, signed and written together
 
@@ -20,12 +21,6 @@ CHUNK = 2000  # examples read, signed and written together
 def stale_examples():
     """Examples without a signature of their current text."""
     return Example.objects.filter(Q(signature__isnull=True) | ~Q(signature__content_hash=F("content_hash")))
-
-
-def _current_texts(pks):
-    from curation.workspace.bulk import _current_texts
-
-    return _current_texts(pks)
 
 
 def save(signed):
@@ -67,7 +62,7 @@ def update_stale(example_ids=None, on_progress=None):
     chunks = [todo[start:start + CHUNK] for start in range(0, len(todo), CHUNK)]
 
     def rows(chunk):
-        texts = _current_texts([pk for pk, _ in chunk])
+        texts = current_texts([pk for pk, _ in chunk])
         return [(pk, digest, texts[pk]) for pk, digest in chunk]
 
     processes = settings.DEDUPE_PROCESSES

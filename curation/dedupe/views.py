@@ -12,8 +12,8 @@ from core.roles import requires
 from curation.dedupe.jobs import start_dedupe
 from curation.dedupe.models import DedupeRun, DuplicateCluster
 from curation.models import Example
+from curation.services import current_texts
 from curation.workspace.bulk import BulkError, Selection, start_bulk_action
-from curation.workspace.bulk import _current_texts as current_texts
 
 CLUSTERS_PER_PAGE = 20
 EXCERPT = 600

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import models
 
 from core.jobs.models import Job
-from curation.models import Example
 
 SIGNALS = ("embedding", "length_percentile", "style", "ifd")
 SCORED = ("length_percentile", "style", "ifd")  # the signals kept as a Score (the embedding is a vector)
@@ -18,7 +17,7 @@ SCORED = ("length_percentile", "style", "ifd")  # the signals kept as a Score (t
 class Embedding(models.Model):
     """A sentence embedding of an example's prompt and response, L2-normalised, as float32 bytes."""
 
-    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="embeddings")
+    example = models.ForeignKey("curation.Example", on_delete=models.CASCADE, related_name="embeddings")
     model_name = models.CharField(max_length=300, help_text="The sentence-transformers model folder's name")
     content_hash = models.CharField(max_length=64, help_text="Of the text embedded: the example's when fresh")
     dim = models.PositiveSmallIntegerField()
@@ -46,7 +45,7 @@ class Score(models.Model):
         STYLE = "style", "Style warnings"
         IFD = "ifd", "Instruction-following difficulty"
 
-    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="scores")
+    example = models.ForeignKey("curation.Example", on_delete=models.CASCADE, related_name="scores")
     signal = models.CharField(max_length=32, choices=Signal.choices)
     content_hash = models.CharField(max_length=64)
     value = models.FloatField()

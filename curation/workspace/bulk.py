@@ -37,8 +37,8 @@ from django.utils import timezone
 from core.jobs.context import JobFailed
 from core.jobs.kinds import job_kind
 from core.jobs.runner import enqueue, run_here
-from curation.models import DatasetItem, Example, Review, Revision, Turn
-from curation.services import DECISION_STATUS, new_revision, review_note
+from curation.models import DatasetItem, Example, Review, Revision
+from curation.services import DECISION_STATUS, current_texts, new_revision, review_note
 from curation.workspace import registry
 from curation.workspace.models import BulkActionJob
 from curation.workspace.queue import holder
@@ -207,14 +207,6 @@ class BulkAction:
         return max(1, settings.BULK_JOB_MIN_EXAMPLES // self.cost)
 
 
-def _current_texts(pks):
-    texts = {pk: [] for pk in pks}
-    rows = Turn.objects.filter(example_id__in=pks).order_by("example_id", "position").values_list("example_id", "text")
-    for pk, text in rows:
-        texts[pk].append(text)
-    return texts
-
-
 def _save_edits(examples, author, note, changed):
     """services.edit_example for many examples whose fields `changed` were set in memory: version + 1, saved, and
     a revision of the full content with `note(example)`. Returns the revisions, in the examples' order.
@@ -223,7 +215,7 @@ def _save_edits(examples, author, note, changed):
     bulk_update, whose CASE per row and field costs more to build than the database takes to run."""
     if not examples:
         return []
-    texts = _current_texts([example.pk for example in examples])
+    texts = current_texts([example.pk for example in examples])
     now = timezone.now()
     groups = {}
     for example in examples:

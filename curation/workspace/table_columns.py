@@ -9,7 +9,8 @@ from django.db.models import Case, F, IntegerField, Q, When
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from curation.workspace.bulk import BulkAction, _current_texts
+from curation.services import current_texts
+from curation.workspace.bulk import BulkAction
 from curation.workspace.lint import check_conversation
 from curation.workspace.models import StyleCheck
 from curation.workspace.registry import register_action, register_column, register_filter
@@ -42,7 +43,7 @@ def filter_style(examples, value):
 
 def check_style(examples, params, user, report):
     """Check each example's current text and keep the result for its content hash."""
-    texts = _current_texts([example.pk for example in examples])
+    texts = current_texts([example.pk for example in examples])
     checks = []
     for example in examples:
         found = [warning for turn in check_conversation(texts[example.pk]) for warning in turn.warnings]
