@@ -243,7 +243,12 @@ def test_freezing_while_examples_are_deleted_gives_201_204_or_409(as_alice):
 
     responses = race(calls)
 
-    assert_reasoned(responses, 201, 204, 409)
+    freeze, deletes = responses[0], responses[1:]
+    if freeze.status_code == 400:  # every delete landed before the freeze read its selection: a field error says so
+        assert "holds no examples" in freeze.json()["selection"][0]
+        assert {r.status_code for r in deletes} == {204}
+    else:
+        assert_reasoned(responses, 201, 204, 409)
     version = DatasetVersion.objects.filter(name="racing").first()
     if version is not None:  # every pinned example still exists
         assert version.items.count() == Example.objects.filter(dataset_items__version=version).count()
