@@ -1,8 +1,10 @@
 """LIMA Studio settings, read from the environment with development defaults (see README: Configuration)."""
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -60,6 +62,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_htmx",
+    "axes",
+    "csp",
     "core",
     "curation",
     "training",
@@ -77,6 +81,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: it turns a lockout flagged during authentication into the locked-out page (or JSON for the API).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -123,6 +130,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Axes first: a locked-out username/address is refused before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -261,11 +270,67 @@ if SIGNALS_REFRESH_SECONDS > 0:
     CELERY_BEAT_SCHEDULE["refresh-signals"] = {"task": "curation.refresh_signals", "schedule": SIGNALS_REFRESH_SECONDS,
                                                "options": {"queue": "default"}}
 
+# --- People and access (core/people): invitations, API tokens, login throttling, e-mail.
+# How long an invitation link stays valid.
+INVITE_EXPIRY_HOURS = env_float("INVITE_EXPIRY_HOURS", 72.0)
+# Named API tokens one user may hold; the token endpoint refuses a new one beyond it (revoke old ones first).
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 50)
+# Mail (invitations): the console backend prints messages to the web server's output in development.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend" if DEBUG
+                        else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "LIMA Studio <lima-studio@localhost>")
+# django-axes: failed logins (web form and POST /api/auth/token/ alike) before a lock-out, and how long it lasts
+# (0: until an admin unlocks). Locked per username and address together by default, so that one annotator's typos
+# do not lock out a whole office behind one address, and a guessing loop against one account stops after the limit.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_MINUTES = env_float("AXES_COOLOFF_MINUTES", 15.0)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES) if AXES_COOLOFF_MINUTES > 0 else None
+# Comma-separated alternatives, each "a+b" for a combination: `username+ip_address` (default), `username`, `ip_address`.
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item for item in env_list("AXES_LOCKOUT_PARAMETERS", ["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "core.people.lockout.lockout_response"
+# Behind reverse proxies the client's address is the proxy's: with this many proxies in front, axes takes the
+# address the outermost one saw from X-Forwarded-For (0: REMOTE_ADDR, for a server reached directly).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT:
+    AXES_CLIENT_IP_CALLABLE = "core.people.lockout.client_ip"
+
+# --- Content-Security-Policy (django-csp): scripts and styles from our own origin only; an inline <script> needs the
+# request's nonce. Style *attributes* stay allowed: the progress bars set their width with one (no script can run
+# from a style attribute). Images also from data: URIs (the favicon, Swagger UI's icons).
+csp_report_only = env_bool("CSP_REPORT_ONLY", False)  # lower case: django-csp reads CSP_* names as its old settings
+_csp_policy = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [SELF],
+    },
+}
+if csp_report_only:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp_policy
+else:
+    CONTENT_SECURITY_POLICY = _csp_policy
+
 # --- REST API
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns an anonymous request into 401 rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.people.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -16,9 +16,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--demo", action="store_true", help="Create demo users and load the demo dataset")
+        parser.add_argument("--reset-passwords", action="store_true",
+                            help="Give existing demo users a new password (logs them out); otherwise theirs is kept")
 
     @transaction.atomic
-    def handle(self, *args, demo=False, **options):
+    def handle(self, *args, demo=False, reset_passwords=False, **options):
         groups = ensure_roles()
         self.stdout.write(f"Roles ready: {', '.join(sorted(groups))}.")
         if not demo:
@@ -26,10 +28,12 @@ class Command(BaseCommand):
         User = get_user_model()
         logins = []
         for username, role in DEMO_USERS:
-            user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
-            # A fresh password each run unless DEMO_PASSWORD fixes one: a demo login is never a known secret.
-            password = settings.DEMO_PASSWORD or secrets.token_urlsafe(9)
-            user.set_password(password)
+            user, created = User.objects.get_or_create(username=username,
+                                                       defaults={"email": f"{username}@example.org"})
+            password = self._password_for(user, created, reset_passwords)
+            if password is not None:
+                # A new hash logs the user out everywhere (and revokes their API tokens): only when asked or new.
+                user.set_password(password)
             user.is_staff = role == ADMIN
             user.save()
             user.groups.set([groups[role]])
@@ -40,4 +44,17 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Log in at http://127.0.0.1:8000/accounts/login/ as:"))
         for username, password, role in logins:
-            self.stdout.write(f"  {role:<10} username: {username:<15} password: {password}")
+            shown = password if password is not None else "(unchanged: bootstrap --demo --reset-passwords for a new one)"
+            self.stdout.write(f"  {role:<10} username: {username:<15} password: {shown}")
+
+    @staticmethod
+    def _password_for(user, created, reset):
+        """The password to set, or None to keep the user's own. DEMO_PASSWORD fixes it; else a fresh random one, so
+        that a demo login is never a known secret."""
+        if settings.DEMO_PASSWORD:
+            if created or reset or not user.check_password(settings.DEMO_PASSWORD):
+                return settings.DEMO_PASSWORD
+            return None
+        if created or reset or not user.has_usable_password():
+            return secrets.token_urlsafe(9)
+        return None

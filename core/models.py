@@ -1,0 +1,1 @@
+from core.people.models import ApiToken, AuditEntry, Invitation  # noqa: F401
