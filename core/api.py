@@ -8,7 +8,7 @@ from django.db import IntegrityError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
@@ -17,6 +17,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from core.errors import ConflictError
+from core.people.tokens import ApiTokenAuthentication
 from core.permissions import HasRole, HoldsModelPermission
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class CappedLimitOffset(LimitOffsetPagination):
 class CuratedAPI:
     """Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`, not 403."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [HasRole, HoldsModelPermission]
     pagination_class = CappedLimitOffset
 

@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from core.api import JobActions
+from core.people.tokens import ApiTokenAuthentication
 from core.permissions import HasRole, HoldsModelPermission
 from inference import protocols, results, services, studies
 from inference.access import can_see_results
@@ -47,7 +48,7 @@ router = SimpleRouter()
 class InferenceAPI:
     """Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`, not 403."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [HasRole, HoldsModelPermission]
 
 

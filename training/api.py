@@ -6,13 +6,14 @@ A run goes to the Celery worker on the `gpu` queue; poll its detail for progress
 """
 from django.db.models import F
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from core.people.tokens import ApiTokenAuthentication
 from training.models import Checkpoint
 from training.serializers import (
     CheckpointSerializer,
@@ -61,7 +62,7 @@ class Conflict(APIException):
 class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                          viewsets.GenericViewSet):
     # Token first, so an anonymous call is told 401 with a WWW-Authenticate header rather than 403.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CanUseTrainingRuns]
     queryset = runs_for_listing().prefetch_related("checkpoints__run")
 
@@ -123,7 +124,7 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
 class CheckpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Checkpoints of every run (`?run=` keeps one run's, `?chosen=true` the chosen ones)."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CanUseTrainingRuns]
     serializer_class = CheckpointSerializer
 

@@ -69,30 +69,34 @@ def invitation_link(build_absolute_uri, key):
     return build_absolute_uri(f"/invite/{key}/")
 
 
-@transaction.atomic
 def invite_user(actor, username, email, role, build_absolute_uri):
-    """Make an invitation and mail its link; returns (invitation, link). The link holds the only copy of its key."""
+    """Make an invitation and mail its link; returns (invitation, link, mail_error). The link holds the only copy of
+    its key. The mail goes after the commit: a mail server that fails leaves the invitation, whose link the page
+    shows to copy, and says why."""
     _check_role(role)
-    _check_free_username(username)
-    if Invitation.objects.filter(username__iexact=username, accepted_at=None, revoked_at=None,
-                                 expires_at__gt=timezone.now()).exists():
-        raise PeopleError(f"{username!r} already has an open invitation: revoke it to send a new one.")
-    key = new_key("inv")
-    invitation = Invitation.objects.create(
-        username=username, email=email, role=role, key_hash=digest(key), invited_by=actor,
-        expires_at=timezone.now() + timedelta(hours=settings.INVITE_EXPIRY_HOURS))
+    with transaction.atomic():
+        _check_free_username(username)
+        if Invitation.objects.filter(username__iexact=username, accepted_at=None, revoked_at=None,
+                                     expires_at__gt=timezone.now()).exists():
+            raise PeopleError(f"{username!r} already has an open invitation: revoke it to send a new one.")
+        key = new_key("inv")
+        invitation = Invitation.objects.create(
+            username=username, email=email, role=role, key_hash=digest(key), invited_by=actor,
+            expires_at=timezone.now() + timedelta(hours=settings.INVITE_EXPIRY_HOURS))
+        audit(actor, AuditEntry.Action.INVITED, None, target_name=username,
+              after={"role": role, "email": email, "expires_at": invitation.expires_at.isoformat()})
     link = invitation_link(build_absolute_uri, key)
-    audit(actor, AuditEntry.Action.INVITED, None, target_name=username,
-          after={"role": role, "email": email, "expires_at": invitation.expires_at.isoformat()})
+    mail_error = None
     if email:
-        hours = settings.INVITE_EXPIRY_HOURS
-        transaction.on_commit(lambda: send_mail(
-            "Your LIMA Studio account",
-            f"{actor.get_username()} invited you to LIMA Studio as an {role}.\n\n"
-            f"Set your password here (the link works once, for {hours:g} hours):\n{link}\n\n"
-            f"Your username: {username}\n",
-            None, [email]))
-    return invitation, link
+        try:
+            send_mail("Your LIMA Studio account",
+                      f"{actor.get_username()} invited you to LIMA Studio as an {role}.\n\n"
+                      f"Set your password here (the link works once, for {settings.INVITE_EXPIRY_HOURS:g} hours):\n"
+                      f"{link}\n\nYour username: {username}\n",
+                      None, [email])
+        except (OSError, ConnectionError) as error:  # smtplib's errors are OSErrors
+            mail_error = f"The mail to {email} could not be sent ({type(error).__name__}): pass the link on yourself."
+    return invitation, link, mail_error
 
 
 def find_invitation(key):

@@ -83,12 +83,15 @@ def people_invite(request):
         return people(request, invite_form=form, status=422)
     data = form.cleaned_data
     try:
-        invitation, link = services.invite_user(request.user, data["username"], data["email"], data["role"],
+        invitation, link, mail_error = services.invite_user(request.user, data["username"], data["email"], data["role"],
                                                 request.build_absolute_uri)
     except services.PeopleError as error:
         form.add_error("username", str(error))
         return people(request, invite_form=form, status=422)
-    request.session[INVITE_LINK_KEY] = {"username": invitation.username, "link": link, "email": invitation.email}
+    if mail_error:
+        messages.error(request, mail_error)
+    request.session[INVITE_LINK_KEY] = {"username": invitation.username, "link": link,
+                                        "email": invitation.email if not mail_error else ""}
     return redirect("people")
 
 

@@ -8,13 +8,14 @@ GET lists and shows runs (anyone who may view imports); POST starts one (admins)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from core.api import JOB_FIELDS, CuratedAPI, JobActions
+from core.people.tokens import ApiTokenAuthentication
 from curation.imports.ingest import AlreadyImported, ImportOptionError, rescue_record, save_upload, start_import
 from curation.models import ImportRun, RejectedRecord, Source
 from curation.sources.plugins import importable_kinds
@@ -113,7 +114,7 @@ class RescueSerializer(serializers.Serializer):
 class ImportRunViewSet(JobActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                        viewsets.GenericViewSet):
     # Token first, so an anonymous call is told 401 with a WWW-Authenticate header rather than 403.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewImports]
     queryset = ImportRun.objects.select_related("source", "created_by")
 
