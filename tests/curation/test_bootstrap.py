@@ -51,3 +51,37 @@ def test_running_bootstrap_twice_is_harmless():
     output = run_bootstrap("--demo")
     assert Example.objects.count() == count
     assert "0 examples created" in output
+
+
+def test_running_bootstrap_again_keeps_the_demo_passwords_and_sessions(client):
+    # given a demo annotator logged in
+    password = printed_password(run_bootstrap("--demo"), "demo-annotator")
+    assert client.post("/accounts/login/", {"username": "demo-annotator", "password": password}).status_code == 302
+
+    # when `make run` bootstraps again
+    output = run_bootstrap("--demo")
+
+    # then the password is the same, the session still works, and the banner says so
+    assert "password: (unchanged" in output
+    assert client.post("/accounts/login/", {"username": "demo-annotator", "password": password}).status_code == 302
+    assert client.get("/review/").status_code == 200
+
+
+def test_reset_passwords_gives_new_ones(client):
+    old = printed_password(run_bootstrap("--demo"), "demo-annotator")
+    client.post("/accounts/login/", {"username": "demo-annotator", "password": old})
+    new = printed_password(run_bootstrap("--demo", "--reset-passwords"), "demo-annotator")
+    assert new != old
+    assert client.get("/review/").status_code == 302  # the old session ended with the old password
+    assert client.post("/accounts/login/", {"username": "demo-annotator", "password": new}).status_code == 302
+
+
+def test_a_fixed_demo_password_is_not_rehashed_on_every_run(settings):
+    from django.contrib.auth import get_user_model
+
+    settings.DEMO_PASSWORD = "fixed-demo-password"
+    run_bootstrap("--demo")
+    stored = get_user_model().objects.get(username="demo-admin").password
+    output = run_bootstrap("--demo")
+    assert get_user_model().objects.get(username="demo-admin").password == stored
+    assert printed_password(output, "demo-admin") == "fixed-demo-password"

@@ -44,7 +44,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Log in at http://127.0.0.1:8000/accounts/login/ as:"))
         for username, password, role in logins:
-            shown = password if password is not None else "(unchanged: bootstrap --demo --reset-passwords for a new one)"
+            shown = password or settings.DEMO_PASSWORD or "(unchanged: bootstrap --demo --reset-passwords for a new one)"
             self.stdout.write(f"  {role:<10} username: {username:<15} password: {shown}")
 
     @staticmethod

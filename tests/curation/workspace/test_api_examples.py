@@ -1,7 +1,8 @@
 """/api/examples/: CRUD with nested turns, filters, cursor pagination, optimistic locking, reviews, revisions."""
 import pytest
-from rest_framework.authtoken.models import Token
 
+from core.people.keys import digest
+from core.people.models import ApiToken
 from curation.datasets.versions import freeze_version
 from curation.models import Example, Revision, Source
 from curation.services import create_example, get_or_create_source
@@ -20,7 +21,7 @@ def test_a_token_from_the_token_endpoint_opens_the_api(client, bob):
     issued = client.post("/api/auth/token/", {"username": "bob", "password": "correct horse battery staple"})
     assert issued.status_code == 200
     token = issued.json()["token"]
-    assert Token.objects.get(user=bob).key == token
+    assert ApiToken.objects.get(user=bob).key_hash == digest(token)
     listed = client.get("/api/examples/", HTTP_AUTHORIZATION=f"Token {token}")
     assert listed.status_code == 200
 
