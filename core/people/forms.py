@@ -17,6 +17,7 @@ class InviteForm(forms.Form):
 class CreateUserForm(SetPasswordMixin, InviteForm):
     """An account made with a password the admin passes on; Django's password validators apply."""
 
+    email = forms.EmailField(required=False)
     password1, password2 = SetPasswordMixin.create_password_fields()
 
     def clean(self):

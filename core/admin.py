@@ -1,0 +1,1 @@
+from core.people import admin  # noqa: F401
