@@ -126,4 +126,7 @@ def test_every_token_revoke_is_refused_to_anonymous_visitors(client, bob):
     token, _ = issue_token(bob, "laptop")
     assert client.post(f"/account/tokens/{token.pk}/revoke/").status_code == 302
     assert ApiToken.objects.filter(pk=token.pk).exists()
-    call_command("check")
+
+
+def test_the_system_checks_pass_with_axes_and_csp_configured():
+    call_command("check")  # axes wants its backend first and django-csp its 4.x settings: both are checked here
