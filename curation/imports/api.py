@@ -62,7 +62,7 @@ class ImportRunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "kind", "source", "source_id", "file", "file_sha256", "options", *JOB_FIELDS,
             "read_count", "accepted_count", "created_count", "updated_count", "unchanged_count",
-            "protected_count", "rejected_count", "rejected_by_reason", "created_by",
+            "protected_count", "rejected_count", "rejected_by_reason", "warnings", "parser_stats", "created_by",
         ]
         read_only_fields = fields
 
