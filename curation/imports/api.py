@@ -16,6 +16,7 @@ from rest_framework.routers import SimpleRouter
 
 from core.api import JOB_FIELDS, CuratedAPI, JobActions
 from curation.imports.ingest import AlreadyImported, ImportOptionError, rescue_record, save_upload, start_import
+from curation.imports.paths import PathRefused, confine
 from curation.models import ImportRun, RejectedRecord, Source
 from curation.sources.plugins import importable_kinds
 
@@ -132,7 +133,10 @@ class ImportRunViewSet(JobActions, mixins.ListModelMixin, mixins.RetrieveModelMi
         for key in ("target", "tau"):
             if key in data:
                 options[key] = data[key]
-        path = save_upload(data["file"]) if data.get("file") else data["path"]
+        try:
+            path = save_upload(data["file"]) if data.get("file") else confine(data["path"])
+        except PathRefused as exc:
+            raise serializers.ValidationError({"path": str(exc)}) from None
         try:
             run = start_import(data["kind"], path, name=data.get("name") or None, options=options, user=request.user)
         except AlreadyImported as done:  # nothing new: the earlier run answers, with why

@@ -25,6 +25,7 @@ from curation.imports.ingest import (
     save_upload,
     start_import,
 )
+from curation.imports.paths import PathRefused, confine
 from curation.imports.rules import CannotLoosen, rerun_loosened, rule_report, run_warnings
 from curation.models import ImportRun, RejectedRecord
 from curation.sources import plugins
@@ -104,13 +105,15 @@ def import_list(request):
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
-            path = save_upload(data["file"]) if data["file"] else data["path"].strip()
             try:
+                path = save_upload(data["file"]) if data["file"] else confine(data["path"])
                 run = start_import(data["kind"], path, name=data["name"] or None,
                                    options=form.import_options(), user=request.user)
             except AlreadyImported as done:
                 messages.info(request, str(done))
                 return redirect("curation-import", pk=done.run.pk)
+            except PathRefused as exc:
+                form.add_error("path", str(exc))
             except ImportOptionError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             else:

@@ -78,13 +78,13 @@ def too_deep(path, where, limit: int) -> LimitExceeded:
 _NAME = re.compile(r"[\w ]{1,40}")
 
 
-def shown_names(names, noun="name") -> str:
+def shown_names(names, noun="name", separator=", ") -> str:
     """Column or key names for a message when they read as names (at most 20 words); else only their count. A
     message must not quote what a file holds: it may be anything a server path points at, and a run's error is
     shown to annotators."""
     names = list(names)
     if len(names) <= 20 and all(isinstance(name, str) and _NAME.fullmatch(name) for name in names):
-        return ", ".join(names)
+        return separator.join(names)
     return f"{len(names)} {noun}(s), not shown"
 
 

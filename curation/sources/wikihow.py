@@ -102,7 +102,7 @@ def iter_records(
                     "not a wikiHow CSV: expected the columns "
                     f"{','.join(STEP_COLUMNS)} (one row per step) or "
                     f"{','.join(ARTICLE_COLUMNS)} (wikihowAll.csv); found: "
-                    f"{limits.shown_names(header, 'column').replace(', ', ',') if header else 'no header row'}",
+                    f"{limits.shown_names(header, 'column', ',') if header else 'no header row'}",
                 )
             for article in articles:
                 stats["articles"] += 1
