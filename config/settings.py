@@ -215,6 +215,11 @@ IMPORT_BAD_CHARACTERS = env_str("IMPORT_BAD_CHARACTERS", "strip")
 IMPORT_ROOTS = env_list("IMPORT_ROOTS", [])
 # The largest upload the import form and API take; refused before anything is stored.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 8 * 2**30)
+FILE_UPLOAD_HANDLERS = [
+    "curation.imports.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Uploaded import files older than this are removed, unless a run still needs them (README); 0: kept for ever.
 UPLOAD_RETENTION_DAYS = env_float("UPLOAD_RETENTION_DAYS", 14.0)
 CELERY_BEAT_SCHEDULE["remove-old-uploads"] = {

@@ -17,6 +17,7 @@ from rest_framework.routers import SimpleRouter
 from core.api import JOB_FIELDS, CuratedAPI, JobActions
 from curation.imports.ingest import AlreadyImported, ImportOptionError, rescue_record, save_upload, start_import
 from curation.imports.paths import PathRefused, confine
+from curation.imports.uploads import refusal
 from curation.models import ImportRun, RejectedRecord, Source
 from curation.sources.plugins import importable_kinds
 
@@ -127,6 +128,8 @@ class ImportRunViewSet(JobActions, mixins.ListModelMixin, mixins.RetrieveModelMi
 
     def create(self, request, *args, **kwargs):
         form = self.get_serializer(data=request.data)
+        if refusal(request):
+            return Response({"file": refusal(request)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         options = dict(data.get("options") or {}, seed=data["seed"])

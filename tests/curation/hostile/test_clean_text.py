@@ -2,7 +2,6 @@
 rejected, IMPORT_BAD_CHARACTERS=reject), NaN and Infinity in metadata become null. On PostgreSQL these failed
 the run from inside COPY before."""
 import json
-import shutil
 from collections import Counter
 from pathlib import Path
 
