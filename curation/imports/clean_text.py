@@ -81,3 +81,23 @@ def summary(counts: Counter, mode: str) -> str | None:
     if counts["non_finite_numbers"]:
         message.append(f"{counts['non_finite_numbers']:,} NaN or Infinity value(s) in metadata stored as null.")
     return " ".join(message) or None
+
+
+def first_bad_character(value, where: str) -> str | None:
+    """Where in `value` (JSON-like) the first NUL or lone surrogate is, as "metadata.notes[2]", and which; None
+    when there is none. For requests, which are refused rather than cleaned."""
+    stack = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            found = BAD_CHARACTERS.search(item)
+            if found:
+                return f"{path}: {'NUL characters are' if found.group() == chr(0) else 'lone surrogates are'} not allowed."
+        elif isinstance(item, dict):
+            for name, child in reversed(list(item.items())):
+                if isinstance(name, str) and BAD_CHARACTERS.search(name):
+                    return f"{path}: a key holds a NUL character or a lone surrogate, which are not allowed."
+                stack.append((child, f"{path}.{name}"))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, f"{path}[{index}]") for index, child in reversed(list(enumerate(item))))
+    return None
