@@ -44,7 +44,7 @@ def read_in_child(parser: str, path: Path, env: dict | None = None, **options) -
     """Run `curation.sources.<parser>.iter_records(path, **options)` to the end in a fresh Python process:
     {"records": n, "error": message or None, "error_type": ..., "max_rss_mb": peak resident memory}."""
     script = f"""
-import json, resource, sys
+import json, sys
 from curation.sources.{parser} import iter_records
 count, error, kind = 0, None, None
 try:
@@ -52,8 +52,9 @@ try:
         count += 1
 except Exception as exc:
     error, kind = str(exc), type(exc).__name__
-print(json.dumps({{"records": count, "error": error, "error_type": kind,
-                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent at fork and exec.
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"records": count, "error": error, "error_type": kind, "max_rss_mb": peak / 1024}}))
 """
     child_env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     child_env.update(env or {})
