@@ -74,3 +74,14 @@ def test_beat_runs_it_hourly(settings):
     from celery import current_app
 
     assert "curation.remove_old_uploads" in current_app.tasks
+
+
+def test_a_re_run_of_a_removed_upload_asks_for_it_again(media):
+    from curation.imports.ingest import ImportOptionError
+    from curation.imports.rules import rerun_loosened
+
+    path = upload("chats.jsonl", "x\n", 30)
+    run = run_of(path, ImportRun.Status.SUCCEEDED)
+    remove_old_uploads()
+    with pytest.raises(ImportOptionError, match="chats.jsonl is no longer on the server .*upload it again"):
+        rerun_loosened(run, "duplicate_row", None)
