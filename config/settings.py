@@ -209,6 +209,32 @@ CELERY_BEAT_SCHEDULE["dedupe-if-stale"] = {
     "task": "curation.dedupe_if_stale", "schedule": DEDUPE_STALE_SECONDS, "options": {"queue": "default"},
 }
 
+# --- Hostile input (curation/sources/limits.py, curation/imports/safety.py; README: "Limits and hostile files").
+# The largest record a reader holds: a JSONL line, a CSV line or field, an XML row.
+IMPORT_MAX_RECORD_BYTES = env_int("IMPORT_MAX_RECORD_BYTES", 16 * 2**20)
+# The most one compressed stream or archive member may expand to (stackoverflow's Posts.xml is ~100 GB).
+IMPORT_MAX_EXPANDED_BYTES = env_int("IMPORT_MAX_EXPANDED_BYTES", 2**40)
+# The deepest JSON nesting read (LIMA's rows nest 3 deep, Pushshift's ~5).
+IMPORT_MAX_JSON_DEPTH = env_int("IMPORT_MAX_JSON_DEPTH", 64)
+# A JSON file that must be read whole (a task file, a JSON array of rows).
+IMPORT_MAX_DOCUMENT_BYTES = env_int("IMPORT_MAX_DOCUMENT_BYTES", 128 * 2**20)
+# NUL characters and lone surrogates in a record: "strip" them (counted on the run) or "reject" the record.
+IMPORT_BAD_CHARACTERS = env_str("IMPORT_BAD_CHARACTERS", "strip")
+# Folders a server path given to the import form or API may lie in (resolved, links followed); empty: uploads only.
+IMPORT_ROOTS = env_list("IMPORT_ROOTS", [])
+# The largest upload the import form and API take; refused before anything is stored.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 8 * 2**30)
+FILE_UPLOAD_HANDLERS = [
+    "curation.imports.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Uploaded import files older than this are removed, unless a run still needs them (README); 0: kept for ever.
+UPLOAD_RETENTION_DAYS = env_float("UPLOAD_RETENTION_DAYS", 14.0)
+CELERY_BEAT_SCHEDULE["remove-old-uploads"] = {
+    "task": "curation.remove_old_uploads", "schedule": 3600.0, "options": {"queue": "default"},
+}
+
 # --- Datasets: a tokenizer.json for real token counts in version manifests (empty: four characters a token).
 DATASET_TOKENIZER = env_str("DATASET_TOKENIZER")
 

@@ -11,6 +11,6 @@ class CurationConfig(AppConfig):
         import curation.dedupe.tasks  # noqa: F401 - and its beat task
         import curation.proposals.jobs  # noqa: F401
         from curation.datasets import export_jobs, freeze_jobs  # noqa: F401
-        from curation.imports import ingest  # noqa: F401
+        from curation.imports import ingest, retention  # noqa: F401 - retention: its beat task
         from curation.signals import jobs  # noqa: F401
         from curation.workspace import bulk  # noqa: F401

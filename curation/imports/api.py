@@ -17,6 +17,8 @@ from rest_framework.routers import SimpleRouter
 from core.api import JOB_FIELDS, CuratedAPI, JobActions
 from core.people.tokens import ApiTokenAuthentication
 from curation.imports.ingest import AlreadyImported, ImportOptionError, rescue_record, save_upload, start_import
+from curation.imports.paths import PathRefused, confine
+from curation.imports.uploads import refusal
 from curation.models import ImportRun, RejectedRecord, Source
 from curation.sources.plugins import importable_kinds
 
@@ -63,7 +65,7 @@ class ImportRunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "kind", "source", "source_id", "file", "file_sha256", "options", *JOB_FIELDS,
             "read_count", "accepted_count", "created_count", "updated_count", "unchanged_count",
-            "protected_count", "rejected_count", "rejected_by_reason", "created_by",
+            "protected_count", "rejected_count", "rejected_by_reason", "warnings", "parser_stats", "created_by",
         ]
         read_only_fields = fields
 
@@ -127,13 +129,18 @@ class ImportRunViewSet(JobActions, mixins.ListModelMixin, mixins.RetrieveModelMi
 
     def create(self, request, *args, **kwargs):
         form = self.get_serializer(data=request.data)
+        if refusal(request):
+            return Response({"file": refusal(request)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         options = dict(data.get("options") or {}, seed=data["seed"])
         for key in ("target", "tau"):
             if key in data:
                 options[key] = data[key]
-        path = save_upload(data["file"]) if data.get("file") else data["path"]
+        try:
+            path = save_upload(data["file"]) if data.get("file") else confine(data["path"])
+        except PathRefused as exc:
+            raise serializers.ValidationError({"path": str(exc)}) from None
         try:
             run = start_import(data["kind"], path, name=data.get("name") or None, options=options, user=request.user)
         except AlreadyImported as done:  # nothing new: the earlier run answers, with why

@@ -61,7 +61,7 @@ from core.jobs.runner import enqueue, execute
 from curation.dedupe import signatures
 from curation.dedupe.models import ExampleSignature
 from curation.dedupe.text import exact_key, prompt_of, response_of
-from curation.imports import sampling
+from curation.imports import clean_text, sampling
 from curation.models import Example, ImportRun, RejectedRecord, Review, Revision
 from curation.services import (
     StaleEdit,
@@ -73,7 +73,7 @@ from curation.services import (
     normalize_turns,
 )
 from curation.sources import plugins
-from curation.sources.records import Record, SourceFormatError, warnings_of
+from curation.sources.records import Record, SourceFormatError, warn, warnings_of
 
 logger = logging.getLogger(__name__)
 
@@ -334,12 +334,15 @@ def _execute(run, tracker, context):
     candidates = []  # shells: (external_id, domain, rank) of accepted records, for the sampler
     seen = set()
     stats = Counter()  # the parser's own counts, and its warnings about the file as a whole
+    cleaned = Counter()  # bad characters removed (clean_text)
+    bad_characters = settings.IMPORT_BAD_CHARACTERS
     tracker.enter("reading")
     with tempfile.TemporaryFile(prefix="import-spool-") as spool:
         tracker.watch_files(plan.files_for(run.file, parser_options), plan.passes)
         # One COPY may stream while the heartbeat thread has the job row on a connection of its own.
         with rejected.streaming(context.thread is not None):
             for record in parser.iter_records(run.file, seed=seed, stats=stats, **parser_options):
+                clean_text.clean_record(record, bad_characters, cleaned)
                 tracker.location = record.location
                 record.external_id = _fit_external_id(record.external_id)
                 if record.reject_reason is None:
@@ -355,6 +358,9 @@ def _execute(run, tracker, context):
                 pickle.dump(record, spool, protocol=pickle.HIGHEST_PROTOCOL)
                 candidates.append(sampling.Candidate(record.external_id, record.domain, _rank(record)))
         del seen
+        if clean_text.summary(cleaned, bad_characters):
+            warn(stats, clean_text.summary(cleaned, bad_characters))
+        stats.update({key: count for key, count in cleaned.items() if count})
         context.progress(warnings=warnings_of(stats), parser_stats=dict(stats))
 
         tracker.enter("sampling")

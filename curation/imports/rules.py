@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from curation.imports import ingest
 from curation.models import Example, ImportRun, RejectedRecord
@@ -186,6 +187,10 @@ def loosened_options(run: ImportRun, reason: str) -> dict:
 
 def rerun_loosened(run: ImportRun, reason: str, user) -> ImportRun:
     """A new import of the run's file and source with the rule of ``reason`` loosened (queued for the worker)."""
+    if not Path(run.file).exists():
+        raise ingest.ImportOptionError(
+            f"{Path(run.file).name} is no longer on the server (uploads are removed after UPLOAD_RETENTION_DAYS): "
+            "upload it again to re-run.")
     return ingest.start_import(
         run.source.kind, run.file, name=run.source.name, options=loosened_options(run, reason), user=user,
     )

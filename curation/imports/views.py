@@ -25,7 +25,9 @@ from curation.imports.ingest import (
     save_upload,
     start_import,
 )
+from curation.imports.paths import PathRefused, confine
 from curation.imports.rules import CannotLoosen, rerun_loosened, rule_report, run_warnings
+from curation.imports.uploads import refusal
 from curation.models import ImportRun, RejectedRecord
 from curation.sources import plugins
 
@@ -102,21 +104,28 @@ def import_list(request):
         if not can_import:
             raise PermissionDenied("Only admins start imports.")
         form = ImportForm(request.POST, request.FILES)
-        if form.is_valid():
+        if refusal(request):
+            form.is_valid()
+            form.errors.clear()
+            form.add_error("file", refusal(request))
+        elif form.is_valid():
             data = form.cleaned_data
-            path = save_upload(data["file"]) if data["file"] else data["path"].strip()
             try:
+                path = save_upload(data["file"]) if data["file"] else confine(data["path"])
                 run = start_import(data["kind"], path, name=data["name"] or None,
                                    options=form.import_options(), user=request.user)
             except AlreadyImported as done:
                 messages.info(request, str(done))
                 return redirect("curation-import", pk=done.run.pk)
+            except PathRefused as exc:
+                form.add_error("path", str(exc))
             except ImportOptionError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             else:
                 messages.success(request, f"Import #{run.pk} of {run.source.name} is queued for the worker.")
                 return redirect("curation-import", pk=run.pk)
-    return render(request, "curation/imports.html", {**_runs_context(), "form": form, "can_import": can_import})
+    return render(request, "curation/imports.html", {**_runs_context(), "form": form, "can_import": can_import},
+                  status=413 if request.method == "POST" and refusal(request) else 200)
 
 
 @require_GET

@@ -42,7 +42,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from curation.sources._lines import iter_json_lines
+from curation.sources._lines import iter_json_lines, load_json_document
 from curation.sources.plugins import SourceKind, register
 from curation.sources.records import SPLITS, Record, Rule, SourceFormatError
 
@@ -162,8 +162,7 @@ def detect_format(item: dict) -> str | None:
 def _rows(path: Path) -> Iterator[tuple[str, object]]:
     if _starts_with_bracket(path):
         try:
-            with open(path, encoding="utf-8-sig") as f:
-                items = json.load(f)
+            items = load_json_document(path)
         except json.JSONDecodeError as error:
             raise SourceFormatError(
                 path, f"line {error.lineno} column {error.colno}", f"invalid JSON: {error.msg}"
@@ -316,7 +315,7 @@ def _external_id(item: dict) -> str:
     if item.get("id") not in (None, ""):
         return str(item["id"])
     canonical = json.dumps(item, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 # Ready-made conversations (LIMA's own release, OpenAI, ShareGPT, Alpaca files): every accepted one is kept.

@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from curation.sources import limits
+from curation.sources._lines import load_json_document
 from curation.sources.cleaning import clean_markdown, policy_named
 from curation.sources.plugins import SourceKind, register
 from curation.sources.records import Record, Rule, SourceFormatError
@@ -84,8 +86,7 @@ def iter_records(
 
 def _load_task(file: Path) -> dict:
     try:
-        with open(file, encoding="utf-8-sig") as f:
-            task = json.load(f)
+        task = load_json_document(file)
     except json.JSONDecodeError as error:
         raise SourceFormatError(
             file, f"line {error.lineno} column {error.colno}", f"invalid JSON: {error.msg}"
@@ -97,7 +98,7 @@ def _load_task(file: Path) -> dict:
     missing = [key for key in ("Definition", "Instances") if key not in task]
     if missing:
         raise SourceFormatError(
-            file, "", f"not a task: missing {', '.join(missing)}; keys found: {', '.join(task)}"
+            file, "", f"not a task: missing {', '.join(missing)}; keys found: {limits.shown_names(task, 'key')}"
         )
     if not isinstance(task["Instances"], list):
         raise SourceFormatError(file, "field Instances", "expected a list of instances")

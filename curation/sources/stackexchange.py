@@ -52,6 +52,7 @@ import numpy as np
 from lxml import etree
 
 from core.processes import ForkedChild
+from curation.sources import limits
 from curation.sources.cleaning import clean_markdown, converted_markdown, html_to_markdown, policy_named
 from curation.sources.filters import (
     MAX_ANSWER_CHARS,
@@ -310,6 +311,8 @@ class _SevenZipMemberStream(io.RawIOBase):
 
     def __init__(self, archive: Path, member: str):
         self._label = f"{archive}:{member}"
+        self._expanded = 0
+        self._max_expanded = limits.current().max_expanded_bytes
         self._errors = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             [sys.executable, "-c", _EXTRACT_MEMBER, str(archive), member],
@@ -321,6 +324,9 @@ class _SevenZipMemberStream(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         count = self._process.stdout.readinto(buffer)
+        self._expanded += count
+        if self._expanded > self._max_expanded:
+            raise limits.expanded_too_large(self._label, f"byte {self._max_expanded:,} of the member", self._max_expanded)
         if count == 0 and self._process.wait() != 0:
             self._errors.seek(0)
             message = self._errors.read().decode("utf-8", "replace").strip().splitlines()
@@ -345,9 +351,34 @@ def _open_xml(path: Path, member: str | None):
     return io.BufferedReader(_SevenZipMemberStream(path, member), buffer_size=1 << 20)
 
 
+class _BoundedTags:
+    """A binary stream read by the XML parser, holding every tag or text run (the bytes between two "<", which
+    no attribute value may hold) to IMPORT_MAX_RECORD_BYTES: a row is one tag, so none grows past the limit in
+    memory. huge_tree stays on for real dumps' long bodies; libxml2 still refuses entity amplification."""
+
+    def __init__(self, handle, label: str, max_record: int):
+        self._handle, self._label, self._max = handle, label, max_record
+        self._since = 0  # bytes since the last "<"
+        self._offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(min(size, self._max) if size and size > 0 else self._max)
+        last = data.rfind(b"<")
+        first = data.find(b"<") if last >= 0 else len(data)
+        # Inside one read, runs between two "<" are shorter than the read, itself at most the limit.
+        if self._since + first > self._max:
+            raise limits.record_too_large(self._label, f"byte offset {self._offset - self._since}", self._max)
+        self._since = len(data) - last - 1 if last >= 0 else self._since + len(data)
+        self._offset += len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+
+
 def _rows(label: str, opener, root_tag: str = "posts") -> Iterator:
     """Each <row> element of a dump file, cleared once the caller moves on."""
-    handle = opener()
+    handle = _BoundedTags(opener(), label, limits.current().max_record_bytes)
     try:
         parser = etree.iterparse(handle, events=("end",), tag="row", huge_tree=True)
         checked_root = False
@@ -949,8 +980,11 @@ def _needed_rows_by_line(source: PostsSource, needed: _IdBits) -> Iterator[dict]
     needed = needed.data
     size = len(needed)
     parser = etree.XMLParser(huge_tree=True)  # one per pass: lxml parsers are not thread-safe
+    max_record = limits.current().max_record_bytes
     with source.open() as handle:
-        for number, line in enumerate(handle, 1):
+        for number, line in enumerate(iter(lambda: handle.readline(max_record + 2), b""), 1):
+            if len(line) > max_record + 1:
+                raise _NotOneRowPerLine(number)  # the parse that follows says where, and which limit
             at = line.find(b' Id="')
             if at < 0:
                 continue

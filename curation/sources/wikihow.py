@@ -40,6 +40,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from curation.sources import limits
 from curation.sources.cleaning import clean_markdown, policy_named
 from curation.sources.plugins import SourceKind, register
 from curation.sources.records import Record, Rule, SourceFormatError
@@ -48,8 +49,6 @@ LICENCE = "CC BY-NC-SA 3.0"
 STEP_COLUMNS = ("title", "heading", "paragraph")
 ARTICLE_COLUMNS = ("headline", "title", "text")
 CATEGORY_COLUMN = "category"
-# wikihowAll.csv articles run to hundreds of kB in one field, over csv's 128 kB default.
-_FIELD_SIZE_LIMIT = 2**31 - 1
 
 RULES = (
     Rule("title_not_how_to", 'The title does not read as "How to ..." (LIMA\'s 200 wikiHow prompts all do).',
@@ -82,10 +81,12 @@ def iter_records(
     policy = policy_named(markdown_policy)
     stats = Counter() if stats is None else stats
     path = Path(path)
-    csv.field_size_limit(_FIELD_SIZE_LIMIT)
+    # wikihowAll.csv articles run to hundreds of kB in one field, over csv's 128 kB default.
+    max_record = limits.current().max_record_bytes
+    csv.field_size_limit(max_record)
     seen: set[str] = set()
     with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, strict=True)
+        reader = csv.reader(_bounded_lines(path, f, max_record), strict=True)
         try:
             header = [name.strip().lower() for name in next(reader, [])]
             if set(STEP_COLUMNS) <= set(header):
@@ -101,7 +102,7 @@ def iter_records(
                     "not a wikiHow CSV: expected the columns "
                     f"{','.join(STEP_COLUMNS)} (one row per step) or "
                     f"{','.join(ARTICLE_COLUMNS)} (wikihowAll.csv); found: "
-                    f"{','.join(header) if header else 'no header row'}",
+                    f"{limits.shown_names(header, 'column', ',') if header else 'no header row'}",
                 )
             for article in articles:
                 stats["articles"] += 1
@@ -112,11 +113,24 @@ def iter_records(
                 yield record
             stats["rows"] += max(reader.line_num - 1, 0)
         except csv.Error as error:
+            if "field larger than field limit" in str(error):
+                raise limits.record_too_large(path, f"line {reader.line_num}", max_record) from None
             raise SourceFormatError(path, f"line {reader.line_num}", f"bad CSV: {error}") from None
         except UnicodeDecodeError as error:
             raise SourceFormatError(
-                path, f"after line {reader.line_num}", f"not UTF-8 text: {error}"
+                path, f"after line {reader.line_num}", f"not UTF-8 text: {error.reason}"
             ) from None
+
+
+def _bounded_lines(path: Path, f, max_record: int) -> Iterator[str]:
+    """The file's lines for csv.reader, none longer than IMPORT_MAX_RECORD_BYTES (a file with no line end would
+    otherwise be read whole)."""
+    number = 0
+    while line := f.readline(max_record + 1):
+        number += 1
+        if len(line) > max_record and not line.endswith("\n"):
+            raise limits.record_too_large(path, f"line {number}", max_record)
+        yield line
 
 
 # --- Reading the two layouts -------------------------------------------------------------------

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from core.api import JOB_FIELDS, Conflict, as_drf_error
 from curation import services
+from curation.imports.clean_text import first_bad_character
 from curation.models import BulkActionJob, Example, Review, Revision, Source, Turn
 
 
@@ -52,6 +53,11 @@ class ExampleSerializer(serializers.ModelSerializer):
         return data
 
     def validate(self, attrs):
+        # PostgreSQL refuses NUL and lone surrogates in JSON: a 400 naming the place, never its 500 (the text
+        # fields' own validators refuse them there).
+        bad = first_bad_character(attrs.get("metadata"), "metadata")
+        if bad:
+            raise serializers.ValidationError({"metadata": bad})
         if self.instance is not None and "version" not in attrs:
             raise serializers.ValidationError({"version": "Send the version you read, so that no change is lost."})
         return attrs
