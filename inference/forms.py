@@ -132,6 +132,9 @@ class StudyForm(forms.Form):
     other_runs = RunsChoice(queryset=GenerationRun.objects.none(), label="Compared with",
                             widget=forms.CheckboxSelectMultiple, required=False)
     pairing = forms.ChoiceField(choices=Study.Pairing.choices, initial=Study.Pairing.FIRST)
+    pairs_per_prompt = forms.IntegerField(initial=1, min_value=1, max_value=50, required=False,
+                                          help_text="With pairs drawn per prompt: pairs of runs shown per prompt "
+                                                    "(several checkpoints, fewer labels than every pair)")
     overlap = forms.IntegerField(initial=1, min_value=1, max_value=20,
                                  help_text="Annotators per item; 2 or more gives agreement")
     sample_size = forms.IntegerField(required=False, min_value=1,

@@ -85,6 +85,11 @@ class Generation(models.Model):
     dataset_item = models.ForeignKey(
         "curation.DatasetItem", null=True, blank=True, on_delete=models.PROTECT, related_name="generations",
     )
+    finish_reason = models.CharField(
+        max_length=8, blank=True, choices=[("stop", "Stopped at EOT"), ("length", "Cut at the token limit")],
+        help_text="Why the answer ended (OpenAI's names); empty where unknown (imported responses)",
+    )
+    new_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens of the answer, its stop excluded")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -108,12 +113,17 @@ class Study(models.Model):
     class Pairing(models.TextChoices):
         FIRST = "first", "The first run against each of the others"
         ALL = "all", "Every pair of runs"
+        SAMPLED = "sampled", "A few pairs per prompt, drawn evenly across the runs"
 
     name = models.CharField(max_length=200)
     instructions = models.TextField(blank=True, help_text="Shown to annotators (Markdown)")
     kind = models.CharField(max_length=16, choices=study_kinds, default="pairwise")
     runs = models.ManyToManyField(GenerationRun, through="StudyRun", related_name="studies")
     pairing = models.CharField(max_length=16, choices=Pairing.choices, default=Pairing.FIRST)
+    pairs_per_prompt = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)],
+        help_text="With pairs drawn per prompt: how many pairs of runs each prompt is shown with",
+    )
     overlap = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text="Annotators per item; agreement needs at least 2",

@@ -97,7 +97,7 @@ class StudySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = ["id", "name", "instructions", "kind", "runs", "pairing", "overlap", "sample_size", "seed", "is_open",
+        fields = ["id", "name", "instructions", "kind", "runs", "pairing", "pairs_per_prompt", "overlap", "sample_size", "seed", "is_open",
                   "created_at"]
         read_only_fields = ["is_open", "created_at"]
 
@@ -114,6 +114,7 @@ class StudySerializer(serializers.ModelSerializer):
             return create_study(
                 name=data["name"], runs=data["runs"], kind=data.get("kind", protocols.DEFAULT),
                 pairing=data.get("pairing", Study.Pairing.FIRST), overlap=data.get("overlap", 1),
+                pairs_per_prompt=data.get("pairs_per_prompt", 1),
                 sample_size=data.get("sample_size"), seed=data.get("seed", 0),
                 instructions=data.get("instructions", ""), user=self.context["request"].user,
             )

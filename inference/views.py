@@ -28,6 +28,7 @@ from inference.access import (
     requires,
     requires_role,
 )
+from inference.checks import length_charts, run_checks
 from inference.forms import (
     CheckpointSelectionForm,
     DraftForm,
@@ -142,6 +143,7 @@ def generation_detail(request, pk):
     return render(request, "inference/generation.html", {
         "run": run, "job": run, "page": generations, "shown": shown, "polling": run.is_active,
         "studies": run.studies.all()[:20], "can_cancel": request.user.has_perm("inference.change_generationrun"),
+        "checks": run_checks(run) if run.status == GenerationRun.Status.SUCCEEDED else {},
     })
 
 
@@ -232,6 +234,7 @@ def study_new(request):
             try:
                 study = studies.create_study(
                     name=data["name"], runs=form.runs(), kind=data["kind"], pairing=data["pairing"],
+                    pairs_per_prompt=data["pairs_per_prompt"] or 1,
                     overlap=data["overlap"], sample_size=data["sample_size"], seed=data["seed"],
                     instructions=data["instructions"], user=request.user,
                 )
@@ -258,7 +261,7 @@ def study_detail(request, pk):
                "can_see_results": can_see_results(request.user, study)}
     if context["can_see_results"]:
         found = results.study_results(study)
-        context.update(results=found, chart=study.protocol.chart(found),
+        context.update(results=found, chart=study.protocol.chart(found), length_charts=length_charts(found),
                        choosable=_choosable(found) if context["can_manage"] else [])
     return render(request, "inference/study.html", context)
 

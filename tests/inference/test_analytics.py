@@ -88,11 +88,24 @@ def test_bradley_terry_recovers_the_order_of_known_strengths():
     assert 0 < best.rating - second.rating < 400 * math.log10(3 / 2) * 1.2
 
 
-def test_the_mm_algorithm_matches_the_closed_form_of_two_models():
+def test_the_fit_matches_the_closed_form_of_two_models_and_hunters_mm_update():
     wins = np.array([[0, 30], [10, 0]])
     p = analytics.bradley_terry(wins, prior=0)
 
     assert p[0] / p[1] == pytest.approx(3.0, rel=1e-6)
+    # three models: Newton's maximum is the fixed point of Hunter's MM update p_i = W_i / sum_j n_ij / (p_i + p_j)
+    wins = np.array([[0, 7, 4], [3, 0, 6], [2, 5, 0]], float)
+    p = analytics.bradley_terry(wins, prior=0)
+    games = wins + wins.T
+    assert wins.sum(axis=1) / (games / (p[:, None] + p[None, :])).sum(axis=1) == pytest.approx(p, rel=1e-7)
+
+
+def test_a_ladder_of_certain_wins_is_fitted_fast_and_finite():
+    matches = [Match(p, a, b, "win") for p in range(12) for a, b in [("a", "b"), ("b", "c"), ("a", "c")]]
+    ranking = analytics.rank_runs(matches, ["c", "b", "a"], n_resamples=1000)
+
+    assert [s.model for s in ranking.strengths] == ["a", "b", "c"] and ranking.clear
+    assert all(math.isfinite(s.rating) and s.rating - 1000 < 1000 for s in ranking.strengths)
 
 
 def test_a_fifty_fifty_tie_is_not_a_clear_lead():
@@ -166,10 +179,25 @@ def test_weighted_kappa_with_two_categories_is_cohens_kappa():
 
 
 def test_run_checks_count_stops_cuts_and_lengths():
-    checks = analytics.run_checks([("one two three", "stop", 4), ("a b", "length", 8), ("", "stop", 1),
-                                   ("imported", "", None)])
+    checks = analytics.run_checks([(3, "stop", 4), (2, "length", 8), (0, "stop", 1), (1, "", None)])
 
     assert checks.n == 4
     assert checks.stopped == pytest.approx(2 / 3) and checks.cut == pytest.approx(1 / 3)
-    assert checks.empty == 0.25 and checks.mean_words == 1.5 and checks.mean_tokens == pytest.approx(13 / 3)
-    assert analytics.run_checks([("x", "", None)]).stopped is None
+    assert checks.empty == 0.25 and checks.mean_length == 1.5 and checks.mean_tokens == pytest.approx(13 / 3)
+    assert analytics.run_checks([(1, "", None)]).stopped is None
+
+
+def test_ranking_by_points_pairs_the_runs_by_prompt():
+    rows = [(p, "good", 1.0) for p in range(30)] + [(p, "fair", 0.5) for p in range(30)]
+    ranking = analytics.rank_by_points(rows, ["fair", "good", "unrated"], n_resamples=100)
+
+    assert [s.model for s in ranking.strengths] == ["good", "fair", "unrated"]
+    assert ranking.strengths[0].rating == 100 and ranking.strengths[1].rating == 50
+    assert ranking.clear and math.isnan(ranking.strengths[2].rating)
+
+
+def test_equal_points_are_a_tie_within_the_interval():
+    rows = [(p, "a", float(p % 2)) for p in range(20)] + [(p, "b", float((p + 1) % 2)) for p in range(20)]
+    ranking = analytics.rank_by_points(rows, ["a", "b"], n_resamples=200)
+
+    assert not ranking.clear and ranking.strengths[0].rating == 50
