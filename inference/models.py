@@ -85,11 +85,6 @@ class Generation(models.Model):
     dataset_item = models.ForeignKey(
         "curation.DatasetItem", null=True, blank=True, on_delete=models.PROTECT, related_name="generations",
     )
-    finish_reason = models.CharField(
-        max_length=8, blank=True, choices=[("stop", "Stopped at EOT"), ("length", "Cut at the token limit")],
-        help_text="Why the answer ended (OpenAI's names); empty where unknown (imported responses)",
-    )
-    new_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens of the answer, its stop excluded")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -80,8 +80,7 @@ def _store_generations(run: GenerationRun, prompts, out_path: Path) -> None:
         Generation(
             run=run, position=position, prompt_key=p.key, prompt=p.turns,
             response=by_key[p.key]["response"], model_name=by_key[p.key].get("model") or run.name,
-            dataset_item_id=p.dataset_item_id, finish_reason=by_key[p.key].get("finish_reason") or "",
-            new_tokens=by_key[p.key].get("new_tokens"),
+            dataset_item_id=p.dataset_item_id,
         )
         for position, p in enumerate(prompts, 1)
     )

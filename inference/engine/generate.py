@@ -232,17 +232,6 @@ class Generator:
             ids[index] = answers[position]
         return ids
 
-    def answers(self, prompts: Sequence[Sequence[str]], settings: DecodingSettings = DecodingSettings(), seed: int = 0,
-                batch_size: int = 16, on_progress=None) -> list[tuple[str, str, int]]:
-        """(text, finish reason, new tokens) per prompt: "stop" where EOT ended the answer, "length" where
-        max_new_tokens cut it (OpenAI's finish_reason names); the tokens exclude the stop."""
-        stops = set(stop_ids(self.tokenizer))
-        found = []
-        for ids in self.generate_ids(prompts, settings, seed, batch_size, on_progress):
-            end = next((i for i, t in enumerate(ids) if t in stops), None)
-            found.append((self._response(ids), "length" if end is None else "stop", len(ids) if end is None else end))
-        return found
-
     def generate(self, prompts: Sequence[Sequence[str]], settings: DecodingSettings = DecodingSettings(), seed: int = 0, batch_size: int = 16, on_progress=None, logits_processor=None) -> list[str]:
         """One response per prompt (a list of turns ending with the user's), in the given order."""
         return [self._response(ids) for ids in self.generate_ids(prompts, settings, seed, batch_size, on_progress, logits_processor)]
@@ -312,15 +301,14 @@ def generate_file(
     """Answer every prompt of a LIMA-format JSONL; write the responses file whole. Returns the count."""
     prompts = read_prompts(prompts_path)  # bad input fails before the model is loaded
     generator = Generator.from_checkpoint(checkpoint, name=model_name)
-    answers = generator.answers(
+    responses = generator.generate(
         [p.turns for p in prompts], settings, seed=seed, batch_size=batch_size, on_progress=on_progress
     )
     write_jsonl_atomically(
         out_path,
         (
-            {"id": p.id, "prompt": p.turns[-1], "response": text, "model": generator.name,
-             "finish_reason": reason, "new_tokens": tokens}
-            for p, (text, reason, tokens) in zip(prompts, answers)
+            {"id": p.id, "prompt": p.turns[-1], "response": r, "model": generator.name}
+            for p, r in zip(prompts, responses)
         ),
     )
     return len(prompts)

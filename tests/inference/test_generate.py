@@ -176,15 +176,6 @@ def test_an_answer_that_never_stops_ends_at_max_new_tokens(generator):
     ids = generator.generate_ids(PROMPTS[:3], endless, batch_size=2)
     assert [len(answer) for answer in ids] == [5, 5, 5]
     assert chat.eot_id(generator.tokenizer) not in [t for answer in ids for t in answer]
-    assert generator.answers(PROMPTS[:1], endless)[0][1:] == ("length", 5)
-
-
-def test_an_answer_that_stops_at_eot_says_so_and_counts_its_tokens_without_the_stop(generator):
-    text, reason, tokens = generator.answers(PROMPTS[2:3], GREEDY)[0]
-    ids = generator.generate_ids(PROMPTS[2:3], GREEDY)[0]
-
-    assert (text, reason) == ("The capital of France is Paris.", "stop")
-    assert tokens == len(ids) - 1 and ids[-1] == chat.eot_id(generator.tokenizer)
 
 
 def test_a_trained_checkpoint_ends_its_answer_with_eot(generator):
@@ -307,17 +298,13 @@ def test_the_command_line_answers_a_prompt_file(tiny_checkpoint, generator, tmp_
         {"event": "progress", "done": 3, "total": 3},
         {"event": "done", "count": 3, "out": str(out)},
     ]
-    answers = generator.answers([r["conversations"][:1] for r in rows], DecodingSettings(do_sample=False,
-                                                                                        max_new_tokens=40))
-    expected = [text for text, _, _ in answers]
-    ended = [{"finish_reason": reason, "new_tokens": tokens} for _, reason, tokens in answers]
+    expected = generator.generate([r["conversations"][:1] for r in rows], GREEDY)
     assert [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] == [
-        {"id": "paris", "prompt": "What is the capital of France?", "response": expected[0], "model": "tiny-chat",
-         **ended[0]},
-        {"id": 2, "prompt": "Name three colours.", "response": expected[1], "model": "tiny-chat", **ended[1]},
-        {"id": 7, "prompt": "How do I brew coffee?", "response": expected[2], "model": "tiny-chat", **ended[2]},
+        {"id": "paris", "prompt": "What is the capital of France?", "response": expected[0], "model": "tiny-chat"},
+        {"id": 2, "prompt": "Name three colours.", "response": expected[1], "model": "tiny-chat"},
+        {"id": 7, "prompt": "How do I brew coffee?", "response": expected[2], "model": "tiny-chat"},
     ]
-    assert expected[0] == "The capital of France is Paris." and ended[0]["finish_reason"] == "stop"
+    assert expected[0] == "The capital of France is Paris."
 
 
 def test_the_command_line_reports_bad_input_and_writes_nothing(tiny_checkpoint, tmp_path, capsys):

@@ -219,10 +219,7 @@ def test_the_generate_command_runs_a_checkpoint_over_a_prompt_file(tiny_checkpoi
     run = GenerationRun.objects.get()
     assert "1 responses" in out.getvalue() and run.name == "tiny" and run.decoding["do_sample"] is False
     greedy = DecodingSettings(max_new_tokens=12, do_sample=False)
-    text, reason, tokens = generator.answers([["How do I brew coffee?"]], greedy)[0]
-    stored = run.generations.get()
-    assert (stored.response, stored.finish_reason, stored.new_tokens) == (text, reason, tokens)
-    assert reason in ("stop", "length") and (reason == "stop" or tokens == 12)
+    assert run.generations.get().response == generator.generate([["How do I brew coffee?"]], greedy)[0]
 
 
 @pytest.mark.django_db
