@@ -242,11 +242,13 @@ class Generator:
         settings: DecodingSettings = DecodingSettings(),
         seed: int | None = None,
         timeout: float | None = None,
+        info: dict | None = None,
     ) -> Iterator[str]:
-        """Text pieces of one response as the tokens are generated (for the playground).
+        """Text pieces of one response as the tokens are generated (for the playground and the server).
 
         Generation runs in a thread feeding a TextIteratorStreamer; closing the iterator early
-        stops the generation at its next token.
+        stops the generation at its next token. `info`, when given, receives the answer's new token ids
+        ("new_ids", the stop token included when one ended it) and the prompt's length ("prompt_tokens").
         """
         ids, mask = self._batch([turns])
         streamer = TextIteratorStreamer(
@@ -260,7 +262,7 @@ class Generator:
                 with torch.inference_mode(), torch.random.fork_rng(devices=self._rng_devices()):
                     if seed is not None:
                         torch.manual_seed(seed)
-                    self.model.generate(
+                    out = self.model.generate(
                         input_ids=ids,
                         attention_mask=mask,
                         generation_config=build_generation_config(settings, self.tokenizer),
@@ -268,6 +270,9 @@ class Generator:
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
                     )
+                if info is not None:
+                    info["prompt_tokens"] = int(ids.shape[1])
+                    info["new_ids"] = self._trim_padding(out[0, ids.shape[1]:].tolist())
             except BaseException as error:  # handed to the reader instead of dying silently
                 failure.append(error)
                 streamer.end()
@@ -283,6 +288,16 @@ class Generator:
             thread.join()
         if failure:
             raise failure[0]
+
+    def _trim_padding(self, new_ids: list[int]) -> list[int]:
+        """New ids up to and including the first stop token (generate pads nothing after it for one row)."""
+        stops = set(stop_ids(self.tokenizer))
+        end = next((i + 1 for i, t in enumerate(new_ids) if t in stops), len(new_ids))
+        return new_ids[:end]
+
+    def finish_reason(self, new_ids: list[int]) -> str:
+        """OpenAI's words: "stop" when a stop token (EOT) ended the answer, "length" when the limit cut it."""
+        return "stop" if new_ids and new_ids[-1] in set(stop_ids(self.tokenizer)) else "length"
 
     def _rng_devices(self) -> list:
         return [self.device] if self.device.type == "cuda" else []
