@@ -9,3 +9,4 @@ class InferenceConfig(AppConfig):
             drafts,
             runner,
         )
+        from inference.endpoints import server_job  # noqa: F401 - the model-server job's work

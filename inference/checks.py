@@ -13,7 +13,7 @@ LENGTH_EDGES = (0, 16, 32, 64, 128, 256, 512, 1024)  # estimated tokens, like th
 
 
 def run_checks(run) -> dict:
-    rows = Generation.objects.filter(run=run).values_list("response", "finish_reason", "new_tokens")
+    rows = Generation.objects.filter(run=run).values_list("response", "finish_reason", "completion_tokens")
     return as_dict(analytics.run_checks([(estimate_tokens(text), reason, tokens) for text, reason, tokens in rows]))
 
 
@@ -21,7 +21,7 @@ def checks_of_runs(runs) -> dict[int, dict]:
     """{run pk: its checks} in one query."""
     by_run: dict[int, list] = {run.pk: [] for run in runs}
     rows = Generation.objects.filter(run__in=list(by_run)).values_list("run_id", "response", "finish_reason",
-                                                                       "new_tokens")
+                                                                       "completion_tokens")
     for run_id, text, reason, tokens in rows:
         by_run[run_id].append((estimate_tokens(text), reason, tokens))
     return {pk: as_dict(analytics.run_checks(found)) for pk, found in by_run.items()}

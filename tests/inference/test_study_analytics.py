@@ -164,7 +164,7 @@ def test_checks_count_answers_stopped_and_cut_on_the_run_page_and_the_study_page
     runs = runs_of(2, 4)
     reasons = ["stop", "stop", "stop", "length"]
     for g, reason in zip(Generation.objects.filter(run=runs[0]).order_by("position"), reasons):
-        g.finish_reason, g.new_tokens = reason, 10 if reason == "stop" else 64
+        g.finish_reason, g.completion_tokens = reason, 10 if reason == "stop" else 64
         g.save()
     study = create_study(name="checks", runs=runs)
     while (item := next_item(study, alice)) is not None:
