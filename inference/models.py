@@ -257,3 +257,6 @@ class Rating(models.Model):
 
     def __str__(self):
         return f"{self.label} by {self.annotator_id} on {self.item}"
+
+
+from inference.judging.models import JudgeCall, JudgeRun, JudgeVerdict  # noqa: E402, F401  (models of this app)

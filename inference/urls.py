@@ -3,6 +3,7 @@ from django.urls import path
 
 from inference import views
 from inference.endpoints import views as endpoints
+from inference.judging import views as judging
 
 urlpatterns = [
     path("generations/", views.generation_list, name="inference-generations"),
@@ -19,6 +20,10 @@ urlpatterns = [
     path("studies/<int:pk>/results.csv", views.study_results_csv, name="inference-study-csv"),
     path("studies/<int:pk>/open/", views.study_toggle, name="inference-study-toggle"),
     path("studies/<int:pk>/choose/", views.study_choose, name="inference-study-choose"),
+    path("studies/<int:pk>/judge/", judging.judge_start, name="inference-judge-start"),
+    path("studies/<int:pk>/judge/<int:run_pk>/again/", judging.judge_resume, name="inference-judge-resume"),
+    path("studies/<int:pk>/judge/<int:run_pk>/results.json", judging.judge_json, name="inference-judge-json"),
+    path("studies/<int:pk>/judge/<int:run_pk>/verdicts.csv", judging.judge_csv, name="inference-judge-csv"),
     path("studies/<int:pk>/annotate/", views.study_annotate, name="inference-study-annotate"),
     path("studies/<int:pk>/items/<int:position>/", views.study_item, name="inference-study-item"),
     path("studies/<int:pk>/items/<int:position>/step/", views.study_step, name="inference-study-step"),

@@ -39,6 +39,7 @@ from inference.forms import (
     PlaygroundForm,
     StudyForm,
 )
+from inference.judging.services import judging_context
 from inference.models import DraftRun, Generation, GenerationRun, ModelEndpoint, Study, StudyItem
 from inference.services import (
     GenerationError,
@@ -285,6 +286,8 @@ def study_detail(request, pk):
         found = results.study_results(study)
         context.update(results=found, chart=study.protocol.chart(found), length_charts=length_charts(found),
                        choosable=_choosable(found) if context["can_manage"] else [])
+        if request.user.has_perm("inference.view_judgerun"):
+            context["judging"] = judging_context(study, request.user, found)
     return render(request, "inference/study.html", context)
 
 
