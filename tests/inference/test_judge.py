@@ -188,8 +188,10 @@ def test_a_run_whose_worker_is_killed_starts_again_asking_only_for_what_is_missi
     world = World(tmp_path)
     try:
         with scripted(slow) as server:
-            run = create_judge_run(study, endpoint_of(server, concurrency=1))
+            # queued on this test's own broker, for its own worker (no other worker may take it)
+            run = create_judge_run(study, endpoint_of(server, concurrency=1), run_async=False)
             worker = world.worker("judge")
+            world.drive("judge", run=run.pk)
             wait_for(run, lambda r: JudgeCall.objects.count() >= 4, 120, "four answers stored")
 
             # when its worker dies mid-run, and the reaper ends the silent run
