@@ -257,8 +257,13 @@ TRAINING_RDZV_ID = env_str("TRAINING_RDZV_ID", "lima")
 # model folder (with a config.json) or a folder of them.
 MODEL_DIRS = env_list("MODEL_DIRS", [])
 
-# --- Playground: checkpoints each web process keeps loaded.
-PLAYGROUND_MODELS = env_int("PLAYGROUND_MODELS", 2)
+# --- Model endpoints and serving (inference/endpoints, inference/serving): retries of a request that met a 429,
+# a 5xx or a timeout; the address `manage.py serve` and the model-server job listen on (only this host's unless
+# set), and the port the command takes by default; how long the playground waits for an endpoint's reply.
+ENDPOINT_MAX_RETRIES = env_int("ENDPOINT_MAX_RETRIES", 5)
+SERVE_HOST = env_str("SERVE_HOST", "127.0.0.1")
+SERVE_PORT = env_int("SERVE_PORT", 8001)
+PLAYGROUND_TIMEOUT_SECONDS = env_float("PLAYGROUND_TIMEOUT_SECONDS", 120.0)
 
 # --- `make run`: the address its web server listens on (read by scripts/run.py, which Django does not run),
 # and the demo users' password for `bootstrap --demo` (random when unset).

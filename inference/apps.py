@@ -9,3 +9,5 @@ class InferenceConfig(AppConfig):
             drafts,
             runner,
         )
+        from inference.endpoints import server_job  # noqa: F401 - the model-server job's work
+        from inference.judging import runner as judging  # noqa: F401 - the judge run's work

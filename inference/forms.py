@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from curation.models import DatasetVersion
 from inference import protocols
 from inference.engine.decoding import DecodingSettings
-from inference.models import GenerationRun, Study
+from inference.models import GenerationRun, ModelEndpoint, Study
 from inference.services import PROMPT_SPLITS
 from training.models import Checkpoint, TrainingRun
 
@@ -65,6 +65,9 @@ class DecodingFields(forms.Form):
 
 class GenerationRunForm(DecodingFields):
     checkpoint = CheckpointChoice(queryset=Checkpoint.objects.none(), required=False)
+    endpoint = forms.ModelChoiceField(queryset=ModelEndpoint.objects.none(), required=False,
+                                      label="…or a model endpoint",
+                                      help_text="An external model (a baseline such as GPT-4) or a served checkpoint")
     model_path = forms.CharField(required=False, max_length=1000, label="…or a model folder on the server",
                                  help_text="A save_pretrained folder with the chat tokens (a base model, say)")
     name = forms.CharField(required=False, max_length=200, help_text="Default: the run and epoch")
@@ -74,18 +77,20 @@ class GenerationRunForm(DecodingFields):
                               help_text="JSONL in LIMA's format: {\"conversations\": [...], \"id\"?}")
     seed = forms.IntegerField(initial=0)
     batch_size = forms.IntegerField(initial=16, min_value=1, max_value=512)
-    field_order = ["checkpoint", "model_path", "name", "dataset_version", "split", "prompts",
+    field_order = ["checkpoint", "model_path", "endpoint", "name", "dataset_version", "split", "prompts",
                    "temperature", "top_p", "repetition_penalty", "max_new_tokens", "greedy", "seed", "batch_size"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["checkpoint"].queryset = checkpoints()
+        self.fields["endpoint"].queryset = ModelEndpoint.objects.all()
         self.fields["dataset_version"].queryset = ready_versions()
 
     def clean(self):
         data = super().clean()
-        if bool(data.get("checkpoint")) == bool((data.get("model_path") or "").strip()):
-            raise ValidationError("Choose a checkpoint or give a model folder (one of the two).")
+        chosen = [bool(data.get("checkpoint")), bool((data.get("model_path") or "").strip()), bool(data.get("endpoint"))]
+        if sum(chosen) != 1:
+            raise ValidationError("Choose a checkpoint, a model folder or a model endpoint (one of them).")
         if bool(data.get("dataset_version")) == bool(data.get("prompts")):
             raise ValidationError("Choose a dataset version or upload a prompt file (one of the two).")
         return data
@@ -132,6 +137,9 @@ class StudyForm(forms.Form):
     other_runs = RunsChoice(queryset=GenerationRun.objects.none(), label="Compared with",
                             widget=forms.CheckboxSelectMultiple, required=False)
     pairing = forms.ChoiceField(choices=Study.Pairing.choices, initial=Study.Pairing.FIRST)
+    pairs_per_prompt = forms.IntegerField(initial=1, min_value=1, max_value=50, required=False,
+                                          help_text="With pairs drawn per prompt: pairs of runs shown per prompt "
+                                                    "(several checkpoints, fewer labels than every pair)")
     overlap = forms.IntegerField(initial=1, min_value=1, max_value=20,
                                  help_text="Annotators per item; 2 or more gives agreement")
     sample_size = forms.IntegerField(required=False, min_value=1,
@@ -159,14 +167,15 @@ class StudyForm(forms.Form):
 
 
 class PlaygroundForm(DecodingFields):
-    checkpoint = CheckpointChoice(queryset=Checkpoint.objects.none())
+    endpoint = forms.ModelChoiceField(queryset=ModelEndpoint.objects.none(), label="Model endpoint",
+                                      help_text="A served checkpoint or an external model")
     seed = forms.IntegerField(required=False, help_text="Empty: a new draw each time")
     turns = forms.JSONField(widget=forms.HiddenInput)
-    field_order = ["checkpoint"]
+    field_order = ["endpoint"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["checkpoint"].queryset = checkpoints()
+        self.fields["endpoint"].queryset = ModelEndpoint.objects.all()
         self.fields["max_new_tokens"].initial = 512  # a chat answer; LIMA's 2,048 for runs
 
     def clean_turns(self):

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from core.jobs.models import Job
+from inference.endpoints.models import ModelEndpoint, ModelServer  # noqa: F401  (models of this app)
 
 
 class GenerationRun(Job):
@@ -27,6 +28,14 @@ class GenerationRun(Job):
         "training.Checkpoint", null=True, blank=True, on_delete=models.PROTECT, related_name="generation_runs",
     )
     model_path = models.CharField(max_length=1000, blank=True, help_text="The model folder that was loaded")
+    endpoint = models.ForeignKey(
+        "inference.ModelEndpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="generation_runs",
+        help_text="Asked instead of a local checkpoint (a baseline such as GPT-4, or a served checkpoint)",
+    )
+    endpoint_model = models.CharField(max_length=200, blank=True, help_text="The model name the endpoint was asked for")
+    partial = models.FloatField(default=0.0, help_text="Progress inside the prompts still being written, in prompts")
+    prompt_tokens = models.BigIntegerField(default=0, help_text="Prompt tokens of the answers received")
+    completion_tokens = models.BigIntegerField(default=0, help_text="Tokens generated, in all")
     dataset_version = models.ForeignKey(
         "curation.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="generation_runs",
     )
@@ -42,6 +51,19 @@ class GenerationRun(Job):
 
     def __str__(self):
         return f"Generation #{self.pk} {self.name} ({self.status})"
+
+    @property
+    def progress(self):
+        """Prompts answered plus the share already written of those in the batch, so the bar moves per token
+        block while long answers are written, not only as each ends."""
+        if self.status == self.Status.SUCCEEDED:
+            return 1.0
+        return min(1.0, (self.done + min(self.partial, max(self.total - self.done, 0))) / self.total) if self.total else 0.0
+
+    @property
+    def progress_text(self):
+        text = super().progress_text
+        return f"{text} · {self.completion_tokens:,} tokens" if self.completion_tokens else text
 
 
 class DraftRun(Job):
@@ -82,6 +104,11 @@ class Generation(models.Model):
     prompt = models.JSONField(help_text="LIMA's flat list of turns, ending with the user's")
     response = models.TextField(blank=True)
     model_name = models.CharField(max_length=200)
+    finish_reason = models.CharField(
+        max_length=16, blank=True, help_text="stop: ended by itself (EOT); length: cut at the token limit; empty: unknown",
+    )
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     dataset_item = models.ForeignKey(
         "curation.DatasetItem", null=True, blank=True, on_delete=models.PROTECT, related_name="generations",
     )
@@ -108,12 +135,17 @@ class Study(models.Model):
     class Pairing(models.TextChoices):
         FIRST = "first", "The first run against each of the others"
         ALL = "all", "Every pair of runs"
+        SAMPLED = "sampled", "A few pairs per prompt, drawn evenly across the runs"
 
     name = models.CharField(max_length=200)
     instructions = models.TextField(blank=True, help_text="Shown to annotators (Markdown)")
     kind = models.CharField(max_length=16, choices=study_kinds, default="pairwise")
     runs = models.ManyToManyField(GenerationRun, through="StudyRun", related_name="studies")
     pairing = models.CharField(max_length=16, choices=Pairing.choices, default=Pairing.FIRST)
+    pairs_per_prompt = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)],
+        help_text="With pairs drawn per prompt: how many pairs of runs each prompt is shown with",
+    )
     overlap = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text="Annotators per item; agreement needs at least 2",
@@ -225,3 +257,6 @@ class Rating(models.Model):
 
     def __str__(self):
         return f"{self.label} by {self.annotator_id} on {self.item}"
+
+
+from inference.judging.models import JudgeCall, JudgeRun, JudgeVerdict  # noqa: E402, F401  (models of this app)

@@ -12,6 +12,7 @@ import hashlib
 from django.core.cache import cache
 
 from core import stats
+from inference.checks import checks_of_runs, response_lengths
 from inference.models import Study
 from inference.studies import labels_of, progress
 
@@ -66,22 +67,61 @@ def compute_results(study: Study, n_resamples: int = stats.N_RESAMPLES) -> dict:
         **protocol.results(study, runs, n_resamples),
         "confidence": stats.CONFIDENCE, "n_resamples": n_resamples,
     }
-    result["ranking"] = ranking(result["runs"], protocol.scores(study))
+    scores = protocol.scores(study)
+    ranked = protocol.ranking(study, runs, n_resamples)
+    result["ranking"] = ranking(result["runs"], scores, ranked)
+    result["ranking_clear"] = is_clear(result["ranking"], ranked)
+    result["ranking_method"] = ranking_method(ranked, protocol)
+    checks = checks_of_runs(runs)
+    result["lengths"] = [{**row, "checks": checks[row["run"]]} for row in response_lengths(study, runs)]
     return result
 
 
-def ranking(runs: list[dict], scores: dict[str, list[float]]) -> list[dict]:
-    """The study's runs by their mean points, best first; a run without a label last."""
+def ranking(runs: list[dict], scores: dict[str, list[float]], ranked=None) -> list[dict]:
+    """The study's runs best first: by the protocol's ranking with intervals where it has one (Bradley–Terry
+    for pairwise studies, bootstrap over prompts), else by their mean points; a run without a label last."""
     summaries = {str(run["id"]): run for run in runs}
     points_of = {key: [] for key in summaries} | scores
-    return sorted(
-        ({"run": int(model), "name": summaries.get(model, {}).get("name", model), "n_labels": len(points),
-          "score": round(sum(points) / len(points), 4) if points else None,
-          "checkpoint": summaries.get(model, {}).get("checkpoint"),
-          "training_run": summaries.get(model, {}).get("training_run")}
-         for model, points in points_of.items()),
-        key=lambda r: (r["score"] is None, -(r["score"] or 0.0), r["run"]),
-    )
+    rows = {
+        model: {"run": int(model), "name": summaries.get(model, {}).get("name", model), "n_labels": len(points),
+                "score": round(sum(points) / len(points), 4) if points else None,
+                "rating": None, "low": None, "high": None,
+                "checkpoint": summaries.get(model, {}).get("checkpoint"),
+                "training_run": summaries.get(model, {}).get("training_run")}
+        for model, points in points_of.items()
+    }
+    if ranked is not None:
+        ordered = []
+        for strength in ranked.strengths:
+            row = rows.pop(strength.model, None)
+            if row is None:
+                continue
+            rated = row["score"] is not None
+            row.update(rating=round(strength.rating, 1) if rated else None,
+                       low=round(strength.low, 1) if rated else None, high=round(strength.high, 1) if rated else None)
+            ordered.append(row)
+        unlabelled = [row for row in ordered if row["score"] is None]
+        return [row for row in ordered if row["score"] is not None] + unlabelled + list(rows.values())
+    return sorted(rows.values(), key=lambda r: (r["score"] is None, -(r["score"] or 0.0), r["run"]))
+
+
+def is_clear(rows: list[dict], ranked) -> bool:
+    """Does the first run lead? With intervals: in 95 % of the resamples; without: by a higher mean. A tie
+    within the interval highlights no choice."""
+    labelled = [row for row in rows if row["score"] is not None]
+    if not labelled:
+        return False
+    if len(labelled) == 1:
+        return True
+    if ranked is not None:
+        return ranked.clear
+    return labelled[0]["score"] > labelled[1]["score"]
+
+
+def ranking_method(ranked, protocol) -> dict:
+    if ranked is None:
+        return {"name": "mean points", "note": protocol.ranking_note}
+    return {"name": protocol.ranking_name, "note": protocol.ranking_note, "top_share": round(ranked.top_share, 3)}
 
 
 def label_rows(study: Study):

@@ -39,8 +39,17 @@ def engine_command(run: GenerationRun, prompts_path, out_path) -> list[str]:
     return command
 
 
-@job_kind(GenerationRun, queue="gpu", expected_errors=(GenerationError,))
+def generation_queue(run) -> str:
+    """An endpoint's run needs no GPU here (and must not wait behind a model server holding the gpu worker)."""
+    return "default" if run.endpoint_id else "gpu"
+
+
+@job_kind(GenerationRun, queue=generation_queue, expected_errors=(GenerationError,))
 def run_generation(run, context):
+    if run.endpoint_id or run.endpoint_model:
+        from inference.endpoints.generation import generate_through_endpoint
+
+        return generate_through_endpoint(run, context)
     prompts = prompts_for_run(run)
     folder = media_folder("runs", run.pk)
     prompts_path, out_path = folder / "prompts.jsonl", folder / "responses.jsonl"
@@ -50,7 +59,10 @@ def run_generation(run, context):
 
     def on_event(event):
         if event.get("event") == "progress":
-            context.progress(int(event.get("done", 0)))
+            fields = {"partial": float(event.get("partial", 0.0))}
+            if "tokens" in event:
+                fields["completion_tokens"] = int(event["tokens"])
+            context.progress(int(event.get("done", 0)), **fields)
 
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
     outcome = run_engine(engine_command(run, prompts_path, out_path), context, on_event=on_event,
@@ -60,12 +72,12 @@ def run_generation(run, context):
         raise JobFailed(outcome.failure())
     context.progress(phase="storing")
     with transaction.atomic():
-        _store_generations(run, prompts, out_path)
-        context.succeed(done=len(prompts), phase="")
+        tokens = _store_generations(run, prompts, out_path)
+        context.succeed(done=len(prompts), phase="", partial=0.0, **tokens)
 
 
-def _store_generations(run: GenerationRun, prompts, out_path: Path) -> None:
-    """The engine's responses as Generation rows, in the caller's transaction."""
+def _store_generations(run: GenerationRun, prompts, out_path: Path) -> dict:
+    """The engine's responses as Generation rows, in the caller's transaction; returns the run's token counts."""
     by_key = {}
     with open(out_path, encoding="utf-8") as lines:
         for line in lines:
@@ -80,7 +92,10 @@ def _store_generations(run: GenerationRun, prompts, out_path: Path) -> None:
         Generation(
             run=run, position=position, prompt_key=p.key, prompt=p.turns,
             response=by_key[p.key]["response"], model_name=by_key[p.key].get("model") or run.name,
-            dataset_item_id=p.dataset_item_id,
+            dataset_item_id=p.dataset_item_id, finish_reason=by_key[p.key].get("finish_reason") or "",
+            prompt_tokens=by_key[p.key].get("prompt_tokens"), completion_tokens=by_key[p.key].get("completion_tokens"),
         )
         for position, p in enumerate(prompts, 1)
     )
+    return {"prompt_tokens": sum(by_key[p.key].get("prompt_tokens") or 0 for p in prompts),
+            "completion_tokens": sum(by_key[p.key].get("completion_tokens") or 0 for p in prompts)}

@@ -8,7 +8,7 @@ from core.api import JOB_FIELDS
 from curation.models import DatasetVersion
 from inference import protocols, services
 from inference.engine.jsonl import write_jsonl_atomically
-from inference.models import Generation, GenerationRun, Study
+from inference.models import Generation, GenerationRun, ModelEndpoint, Study
 from training.models import Checkpoint
 
 
@@ -32,6 +32,8 @@ class GenerationRunSerializer(serializers.ModelSerializer):
     dataset_version = serializers.PrimaryKeyRelatedField(
         queryset=DatasetVersion.objects.filter(status=DatasetVersion.Status.READY), required=False, allow_null=True,
     )
+    endpoint = serializers.PrimaryKeyRelatedField(queryset=ModelEndpoint.objects.all(), required=False, allow_null=True,
+                                                  help_text="A model endpoint asked instead of a checkpoint")
     decoding = DecodingSerializer(required=False)
     prompts = PromptSerializer(many=True, required=False, write_only=True,
                                help_text="Instead of a dataset version: the prompts themselves")
@@ -41,10 +43,11 @@ class GenerationRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = GenerationRun
         fields = [
-            "id", "name", "kind", "checkpoint", "training_run", "model_path", "dataset_version", "split", "prompts",
-            "decoding", "seed", "batch_size", *JOB_FIELDS,
+            "id", "name", "kind", "checkpoint", "training_run", "model_path", "endpoint", "endpoint_model",
+            "dataset_version", "split", "prompts", "decoding", "seed", "batch_size", "prompt_tokens",
+            "completion_tokens", *JOB_FIELDS,
         ]
-        read_only_fields = ["kind", *JOB_FIELDS]
+        read_only_fields = ["kind", "endpoint_model", "prompt_tokens", "completion_tokens", *JOB_FIELDS]
         extra_kwargs = {"name": {"required": False}, "model_path": {"required": False},
                         "split": {"required": False}}
 
@@ -65,6 +68,7 @@ class GenerationRunSerializer(serializers.ModelSerializer):
         try:
             return services.create_generation_run(
                 name=data.get("name", ""), checkpoint=data.get("checkpoint"), model_path=data.get("model_path", ""),
+                endpoint=data.get("endpoint"),
                 dataset_version=data.get("dataset_version"), split=data.get("split", ""), prompts_file=prompts_file,
                 decoding=services.decoding_settings(data.get("decoding")), seed=data.get("seed", 0),
                 batch_size=data.get("batch_size", 16), user=self.context["request"].user,
@@ -85,7 +89,8 @@ class ImportResponsesSerializer(serializers.Serializer):
 class GenerationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Generation
-        fields = ["id", "position", "prompt_key", "prompt", "response", "model_name", "dataset_item"]
+        fields = ["id", "position", "prompt_key", "prompt", "response", "model_name", "dataset_item", "finish_reason",
+                  "prompt_tokens", "completion_tokens"]
         read_only_fields = fields
 
 
@@ -97,7 +102,7 @@ class StudySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = ["id", "name", "instructions", "kind", "runs", "pairing", "overlap", "sample_size", "seed", "is_open",
+        fields = ["id", "name", "instructions", "kind", "runs", "pairing", "pairs_per_prompt", "overlap", "sample_size", "seed", "is_open",
                   "created_at"]
         read_only_fields = ["is_open", "created_at"]
 
@@ -114,6 +119,7 @@ class StudySerializer(serializers.ModelSerializer):
             return create_study(
                 name=data["name"], runs=data["runs"], kind=data.get("kind", protocols.DEFAULT),
                 pairing=data.get("pairing", Study.Pairing.FIRST), overlap=data.get("overlap", 1),
+                pairs_per_prompt=data.get("pairs_per_prompt", 1),
                 sample_size=data.get("sample_size"), seed=data.get("seed", 0),
                 instructions=data.get("instructions", ""), user=self.context["request"].user,
             )

@@ -95,19 +95,25 @@ def prompts_for_run(run: GenerationRun) -> list[PromptRow]:
 def create_generation_run(
     *, name: str = "", checkpoint=None, model_path: str = "", dataset_version=None, split: str = "",
     prompts_file: str | Path = "", decoding: DecodingSettings = DecodingSettings(), seed: int = 0,
-    batch_size: int = 16, user=None, run_async: bool = True,
+    batch_size: int = 16, user=None, run_async: bool = True, endpoint=None,
 ) -> GenerationRun:
-    """A queued GenerationRun of a checkpoint (or a model folder) over a version's split or a prompt file.
+    """A queued GenerationRun of a checkpoint (or a model folder, or a model endpoint) over a version's split or
+    a prompt file.
 
-    The run is handed to the `gpu` queue once the transaction commits (or executed here when not
-    run_async). Raises GenerationError, with nothing created, for a missing model or empty prompt set.
+    The run is handed to the `gpu` queue (an endpoint's: the `default` queue) once the transaction commits (or
+    executed here when not run_async). Raises GenerationError, with nothing created, for a missing model or
+    empty prompt set.
     """
-    if checkpoint is not None:
-        model_path = model_path or checkpoint.path
-    if not model_path:
-        raise GenerationError("Choose a checkpoint or a model folder.")
-    if not Path(model_path).is_dir():
-        raise GenerationError(f"{model_path}: no such model folder.")
+    if endpoint is not None:
+        if checkpoint is not None or model_path:
+            raise GenerationError("Choose a checkpoint, a model folder or an endpoint (one of them).")
+    else:
+        if checkpoint is not None:
+            model_path = model_path or checkpoint.path
+        if not model_path:
+            raise GenerationError("Choose a checkpoint, a model folder or a model endpoint.")
+        if not Path(model_path).is_dir():
+            raise GenerationError(f"{model_path}: no such model folder.")
     if bool(dataset_version) == bool(prompts_file):
         raise GenerationError("Choose a dataset version's split or a prompt file (one of the two).")
     if batch_size < 1:
@@ -121,8 +127,10 @@ def create_generation_run(
     else:
         count = len(file_prompts(prompts_file))
     run = GenerationRun.objects.create(
-        name=(name or _default_name(checkpoint, model_path))[:200], kind=GenerationRun.Kind.MODEL,
-        checkpoint=checkpoint, model_path=str(model_path), dataset_version=dataset_version,
+        name=(name or (endpoint.name if endpoint is not None else _default_name(checkpoint, model_path)))[:200],
+        kind=GenerationRun.Kind.MODEL, endpoint=endpoint, endpoint_model=endpoint.model if endpoint else "",
+        checkpoint=checkpoint if checkpoint is not None else getattr(endpoint, "checkpoint", None),
+        model_path=str(model_path or ""), dataset_version=dataset_version,
         split=split if dataset_version is not None else "", prompts_file=str(prompts_file or ""),
         decoding=decoding.as_dict(), seed=seed, batch_size=batch_size, total=count,
         created_by=user if user is not None and user.is_authenticated else None,
@@ -145,6 +153,20 @@ def cancel_generation_run(run: GenerationRun) -> GenerationRun:
         return cancel(run)
     except JobStateError as error:
         raise GenerationError(str(error)) from None
+
+
+def resume_generation_run(run: GenerationRun) -> GenerationRun:
+    """Queue a failed or cancelled run again. An endpoint's run keeps the answers it received and asks only for the
+    missing ones; a local run generates its prompts again."""
+    if run.kind != GenerationRun.Kind.MODEL:
+        raise GenerationError(f"Generation #{run.pk} holds imported responses: there is nothing to run.")
+    started = GenerationRun.objects.filter(
+        pk=run.pk, status__in=(GenerationRun.Status.FAILED, GenerationRun.Status.CANCELLED),
+    ).update(status=GenerationRun.Status.QUEUED, cancel_requested=False, error="", finished_at=None, phase="")
+    run.refresh_from_db()
+    if not started:
+        raise GenerationError(f"Generation #{run.pk} is {run.status}: only a failed or cancelled run starts again.")
+    return enqueue(run)
 
 
 # --- External responses: a baseline "model" ------------------------------------------------------------

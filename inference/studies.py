@@ -7,6 +7,7 @@ person's label.
 """
 from __future__ import annotations
 
+import inspect
 import random
 from datetime import timedelta
 
@@ -33,6 +34,7 @@ def _natural(key: str):
 def create_study(
     *, name: str, runs: list[GenerationRun], kind: str = protocols.DEFAULT, pairing: str = Study.Pairing.FIRST,
     overlap: int = 1, sample_size: int | None = None, seed: int = 0, instructions: str = "", user=None,
+    pairs_per_prompt: int = 1,
 ) -> Study:
     """A study of `runs` (in this order) over the prompts they all answered.
 
@@ -56,6 +58,10 @@ def create_study(
         raise StudyError(f"Generation #{unfinished[0].pk} ({unfinished[0].name}) has not succeeded.")
     if overlap < 1:
         raise StudyError("Overlap: at least one annotator per item.")
+    if pairing not in Study.Pairing.values:
+        raise StudyError(f"Unknown pairing {pairing!r}: choose one of {', '.join(Study.Pairing.values)}.")
+    if pairs_per_prompt < 1:
+        raise StudyError("Pairs per prompt: at least one.")
     if sample_size is not None and sample_size < 1:
         raise StudyError("The sample size must be at least 1, or empty for every prompt.")
 
@@ -72,12 +78,15 @@ def create_study(
         keys = sorted(rng.sample(keys, sample_size), key=_natural)
 
     study = Study.objects.create(
-        name=name, kind=kind, pairing=pairing, overlap=overlap, sample_size=sample_size, seed=seed,
+        name=name, kind=kind, pairing=pairing, pairs_per_prompt=pairs_per_prompt, overlap=overlap, sample_size=sample_size, seed=seed,
         instructions=instructions, created_by=user if user is not None and user.is_authenticated else None,
     )
     StudyRun.objects.bulk_create(StudyRun(study=study, run=run, position=i) for i, run in enumerate(runs))
 
-    entries = protocol.build_items(keys, runs, generations, pairing, rng)  # (prompt_key, left, right)
+    # Only a protocol that offers drawn pairs takes their number (the others keep the plain interface).
+    takes_pairs = "pairs_per_prompt" in inspect.signature(protocol.build_items).parameters
+    extra = {"pairs_per_prompt": pairs_per_prompt} if pairing == Study.Pairing.SAMPLED and takes_pairs else {}
+    entries = protocol.build_items(keys, runs, generations, pairing, rng, **extra)  # (prompt_key, left, right)
     rng.shuffle(entries)  # a pair's items and a prompt's items are spread through the study
     StudyItem.objects.bulk_create(
         StudyItem(study=study, position=position, prompt_key=key, left=left, right=right)

@@ -28,6 +28,8 @@ from inference.access import (
     requires,
     requires_role,
 )
+from inference.checks import length_charts, run_checks
+from inference.endpoints.client import EndpointError
 from inference.forms import (
     CheckpointSelectionForm,
     DraftForm,
@@ -37,12 +39,14 @@ from inference.forms import (
     PlaygroundForm,
     StudyForm,
 )
-from inference.models import DraftRun, Generation, GenerationRun, Study, StudyItem
+from inference.judging.services import judging_context
+from inference.models import DraftRun, Generation, GenerationRun, ModelEndpoint, Study, StudyItem
 from inference.services import (
     GenerationError,
     choose_checkpoint,
     create_generation_run,
     import_responses,
+    resume_generation_run,
     save_upload,
     start_checkpoint_selection,
 )
@@ -67,10 +71,12 @@ def _start_from_form(request, action):
             prompts = save_upload(data["prompts"]) if data["prompts"] else ""
             run = create_generation_run(
                 name=data["name"], checkpoint=data["checkpoint"], model_path=data["model_path"].strip(),
+                endpoint=data["endpoint"],
                 dataset_version=data["dataset_version"], split=data["split"], prompts_file=prompts,
                 decoding=form.decoding(), seed=data["seed"], batch_size=data["batch_size"], user=request.user,
             )
-            messages.success(request, f"Generation #{run.pk} is queued for the GPU worker.")
+            messages.success(request, f"Generation #{run.pk} is queued "
+                                      + ("(it asks the endpoint)." if run.endpoint_id else "for the GPU worker."))
             return redirect("inference-generation", pk=run.pk), form
     elif action == "import":
         form = ImportResponsesForm(request.POST, request.FILES)
@@ -142,7 +148,26 @@ def generation_detail(request, pk):
     return render(request, "inference/generation.html", {
         "run": run, "job": run, "page": generations, "shown": shown, "polling": run.is_active,
         "studies": run.studies.all()[:20], "can_cancel": request.user.has_perm("inference.change_generationrun"),
+        "checks": run_checks(run) if run.status == GenerationRun.Status.SUCCEEDED else {},
+        "can_resume": request.user.has_perm("inference.change_generationrun") and run.kind == GenerationRun.Kind.MODEL
+        and run.status in (GenerationRun.Status.FAILED, GenerationRun.Status.CANCELLED),
     })
+
+
+@require_POST
+@requires("inference.change_generationrun")
+def generation_resume(request, pk):
+    """Start a failed or cancelled run again: an endpoint's run asks only for the answers it is missing."""
+    run = get_run_for_user(request, pk)
+    try:
+        resume_generation_run(run)
+    except GenerationError as error:
+        messages.error(request, str(error))
+    else:
+        kept = run.generations.count()
+        messages.success(request, f"Generation #{run.pk} is queued again" + (
+            f"; the {kept} answers it has are kept." if run.endpoint_model and kept else "."))
+    return redirect("inference-generation", pk=run.pk)
 
 
 @require_GET
@@ -232,6 +257,7 @@ def study_new(request):
             try:
                 study = studies.create_study(
                     name=data["name"], runs=form.runs(), kind=data["kind"], pairing=data["pairing"],
+                    pairs_per_prompt=data["pairs_per_prompt"] or 1,
                     overlap=data["overlap"], sample_size=data["sample_size"], seed=data["seed"],
                     instructions=data["instructions"], user=request.user,
                 )
@@ -258,8 +284,10 @@ def study_detail(request, pk):
                "can_see_results": can_see_results(request.user, study)}
     if context["can_see_results"]:
         found = results.study_results(study)
-        context.update(results=found, chart=study.protocol.chart(found),
+        context.update(results=found, chart=study.protocol.chart(found), length_charts=length_charts(found),
                        choosable=_choosable(found) if context["can_manage"] else [])
+        if request.user.has_perm("inference.view_judgerun"):
+            context["judging"] = judging_context(study, request.user, found)
     return render(request, "inference/study.html", context)
 
 
@@ -419,31 +447,40 @@ def study_step(request, pk, position):
 @require_GET
 @requires_role
 def playground_page(request):
-    form = PlaygroundForm(initial={"checkpoint": request.GET.get("checkpoint")})
-    return render(request, "inference/playground.html", {"form": form, "has_models": form.fields["checkpoint"].queryset.exists()})
+    initial = request.GET.get("endpoint")
+    if not initial and request.GET.get("checkpoint", "").isdigit():
+        served = ModelEndpoint.objects.filter(checkpoint_id=int(request.GET["checkpoint"])).first()
+        initial = served.pk if served else None
+    form = PlaygroundForm(initial={"endpoint": initial})
+    return render(request, "inference/playground.html", {
+        "form": form, "has_models": form.fields["endpoint"].queryset.exists(),
+        "can_manage_endpoints": request.user.has_perm("inference.add_modelendpoint"),
+    })
 
 
 @require_POST
 @requires_role
 def playground_stream(request):
-    """The reply as plain text chunks, sent as the model writes them (read by playground.js)."""
+    """The reply as plain text chunks, sent as the endpoint writes them (read by playground.js)."""
     form = PlaygroundForm(request.POST)
     if not form.is_valid():
         return JsonResponse({"errors": {k: [str(e) for e in v] for k, v in form.errors.items()}}, status=422)
     data = form.cleaned_data
     try:
-        pieces = playground.stream_reply(data["checkpoint"].path, data["turns"], form.decoding(), seed=data["seed"])
-        first = next(pieces, "")  # load errors surface here, as a 422, before the stream starts
-    except (OSError, ValueError) as error:
-        return JsonResponse({"errors": {"checkpoint": [str(error)]}}, status=422)
+        pieces = playground.stream_reply(data["endpoint"], data["turns"], form.decoding(), seed=data["seed"])
+        first = next(pieces, "")  # a refused or unreachable endpoint surfaces here, as a 422, before the stream
+    except EndpointError as error:
+        return JsonResponse({"errors": {"endpoint": [str(error)]}}, status=422)
 
     def body():
         try:
             yield first.encode("utf-8")
             for piece in pieces:
                 yield piece.encode("utf-8")
+        except EndpointError as error:  # the status line has gone: say it in the text
+            yield f"\n\n[{error}]".encode()
         finally:
-            pieces.close()  # the browser went away: stop generating at the next token
+            pieces.close()  # the browser went away: end the request to the endpoint
 
     response = StreamingHttpResponse(body(), content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-cache"

@@ -1,6 +1,8 @@
 """python -m inference.engine --checkpoint DIR --prompts FILE.jsonl --out FILE.jsonl [--batch-size N] ...
 
-Progress goes to stderr as JSON lines ({"event": "progress", "done": n, "total": m}, then
+Progress goes to stderr as JSON lines ({"event": "progress", "done": n, "total": m}, as each answer ends, and
+about every second while answers are written also "partial" (the share written of the unfinished ones, in
+prompts) and "tokens" (generated so far); then
 {"event": "done", ...}) for the Celery task that runs this; errors as {"event": "error", ...}
 with exit status 2.
 """
@@ -61,6 +63,9 @@ def main(argv=None) -> int:
             batch_size=args.batch_size,
             model_name=args.model_name,
             on_progress=lambda done, total: emit(event="progress", done=done, total=total),
+            on_tokens=lambda done, total, partial, tokens: emit(
+                event="progress", done=done, total=total, partial=round(partial, 3), tokens=tokens,
+            ),
         )
     except (OSError, ValueError) as error:
         emit(event="error", message=str(error))

@@ -88,11 +88,13 @@ def generate_continuously(
     batch_size: int,
     pad_id: int,
     on_done: Callable[[int, list[int]], None] | None = None,
+    on_step: Callable[[torch.Tensor], None] | None = None,
 ) -> list[list[int]]:
     """New token ids for each prompt (ids), the stop token included when one ended it.
 
     choose(history (rows, width), next-token logits (rows, vocab) in fp32, tokens generated so far (rows,))
-    returns the next token of every row (rows,). on_done(prompt index, its new ids) is called as each finishes.
+    returns the next token of every row (rows,). on_done(prompt index, its new ids) is called as each finishes;
+    on_step(tokens generated so far by each row still generating (rows,)) after every step (progress).
     """
     device = next(model.parameters()).device
     stops = torch.tensor(stop_ids, device=device)
@@ -128,6 +130,8 @@ def generate_continuously(
                 if on_done is not None:
                     on_done(index, results[index])
             _keep(active, ~finished)
+        if on_step is not None:
+            on_step(active.new)
     return results  # type: ignore[return-value]
 
 

@@ -17,6 +17,7 @@ make the model less likely to stop. No Django here: the web app runs this throug
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -192,12 +193,16 @@ class Generator:
         batch_size: int = 16,
         on_progress: Callable[[int, int], None] | None = None,
         logits_processor=None,
+        on_tokens: Callable[[int, int, float, int], None] | None = None,
+        tokens_every: float = 1.0,
     ) -> list[list[int]]:
         """The new token ids of each prompt's answer, its stop token included when one ended it.
 
         Up to batch_size answers are generated at once; as one ends, the next prompt takes its row.
         The same prompts, settings, seed and batch size give the same answers; the caller's torch
-        RNG state is left as it was.
+        RNG state is left as it was. on_tokens(answers done, prompts, share written of the unfinished ones in
+        prompts, tokens generated in all) is called at most every `tokens_every` seconds while they are written,
+        so progress moves inside a batch of long answers too.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -216,16 +221,27 @@ class Generator:
             return scores.argmax(dim=-1)
 
         done = [0]
+        written = [0]  # tokens of the finished answers
+        last_report = [time.monotonic()]
 
-        def finished(_index, _ids):
+        def finished(_index, ids):
             done[0] += 1
+            written[0] += len(ids)
             if on_progress is not None:
                 on_progress(done[0], len(prompts))
+
+        def stepped(new):  # (rows,): tokens so far of each row still generating
+            if on_tokens is None or time.monotonic() - last_report[0] < tokens_every:
+                return
+            last_report[0] = time.monotonic()
+            partial = float((new.float() / settings.max_new_tokens).clamp(max=1.0).sum()) if len(new) else 0.0
+            on_tokens(done[0], len(prompts), partial, written[0] + int(new.sum()))
 
         with torch.random.fork_rng(devices=self._rng_devices()):
             torch.manual_seed(seed)
             answers = generate_continuously(
-                self.model, [rows[i] for i in order], choose, stop_ids(self.tokenizer), settings.max_new_tokens, batch_size, pad_id(self.tokenizer), finished
+                self.model, [rows[i] for i in order], choose, stop_ids(self.tokenizer), settings.max_new_tokens, batch_size, pad_id(self.tokenizer), finished,
+                stepped,
             )
         ids: list[list[int]] = [[] for _ in prompts]
         for position, index in enumerate(order):
@@ -242,11 +258,13 @@ class Generator:
         settings: DecodingSettings = DecodingSettings(),
         seed: int | None = None,
         timeout: float | None = None,
+        info: dict | None = None,
     ) -> Iterator[str]:
-        """Text pieces of one response as the tokens are generated (for the playground).
+        """Text pieces of one response as the tokens are generated (for the playground and the server).
 
         Generation runs in a thread feeding a TextIteratorStreamer; closing the iterator early
-        stops the generation at its next token.
+        stops the generation at its next token. `info`, when given, receives the answer's new token ids
+        ("new_ids", the stop token included when one ended it) and the prompt's length ("prompt_tokens").
         """
         ids, mask = self._batch([turns])
         streamer = TextIteratorStreamer(
@@ -260,7 +278,7 @@ class Generator:
                 with torch.inference_mode(), torch.random.fork_rng(devices=self._rng_devices()):
                     if seed is not None:
                         torch.manual_seed(seed)
-                    self.model.generate(
+                    out = self.model.generate(
                         input_ids=ids,
                         attention_mask=mask,
                         generation_config=build_generation_config(settings, self.tokenizer),
@@ -268,6 +286,9 @@ class Generator:
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
                     )
+                if info is not None:
+                    info["prompt_tokens"] = int(ids.shape[1])
+                    info["new_ids"] = self._trim_padding(out[0, ids.shape[1]:].tolist())
             except BaseException as error:  # handed to the reader instead of dying silently
                 failure.append(error)
                 streamer.end()
@@ -284,6 +305,16 @@ class Generator:
         if failure:
             raise failure[0]
 
+    def _trim_padding(self, new_ids: list[int]) -> list[int]:
+        """New ids up to and including the first stop token (generate pads nothing after it for one row)."""
+        stops = set(stop_ids(self.tokenizer))
+        end = next((i + 1 for i, t in enumerate(new_ids) if t in stops), len(new_ids))
+        return new_ids[:end]
+
+    def finish_reason(self, new_ids: list[int]) -> str:
+        """OpenAI's words: "stop" when a stop token (EOT) ended the answer, "length" when the limit cut it."""
+        return "stop" if new_ids and new_ids[-1] in set(stop_ids(self.tokenizer)) else "length"
+
     def _rng_devices(self) -> list:
         return [self.device] if self.device.type == "cuda" else []
 
@@ -297,18 +328,23 @@ def generate_file(
     batch_size: int = 16,
     model_name: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_tokens: Callable[[int, int, float, int], None] | None = None,
 ) -> int:
-    """Answer every prompt of a LIMA-format JSONL; write the responses file whole. Returns the count."""
+    """Answer every prompt of a LIMA-format JSONL; write the responses file whole. Returns the count.
+    Each row also says why the answer ended (finish_reason "stop": EOT; "length": cut at max_new_tokens) and
+    its token counts."""
     prompts = read_prompts(prompts_path)  # bad input fails before the model is loaded
     generator = Generator.from_checkpoint(checkpoint, name=model_name)
-    responses = generator.generate(
-        [p.turns for p in prompts], settings, seed=seed, batch_size=batch_size, on_progress=on_progress
-    )
+    turns = [p.turns for p in prompts]
+    answers = generator.generate_ids(turns, settings, seed=seed, batch_size=batch_size, on_progress=on_progress,
+                                     on_tokens=on_tokens)
     write_jsonl_atomically(
         out_path,
         (
-            {"id": p.id, "prompt": p.turns[-1], "response": r, "model": generator.name}
-            for p, r in zip(prompts, responses)
+            {"id": p.id, "prompt": p.turns[-1], "response": generator._response(ids), "model": generator.name,
+             "finish_reason": generator.finish_reason(ids), "completion_tokens": len(ids),
+             "prompt_tokens": len(chat.prompt_ids(generator.tokenizer, list(p.turns)))}
+            for p, ids in zip(prompts, answers)
         ),
     )
     return len(prompts)

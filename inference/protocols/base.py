@@ -41,6 +41,7 @@ class Protocol:
     item_template: str  # the responses of one item, inside the labelling panel
     results_template: str  # this protocol's block of the results page
     ranking_note: str  # how the ranking's score is computed, shown beside it
+    ranking_name: str = "mean points"  # what orders the ranking (its `ranking()` when it has one)
     columns: list[str] = LINEAGE_COLUMNS  # the CSV download's header
 
     # --- Building a study ---------------------------------------------------------------------------------
@@ -88,6 +89,11 @@ class Protocol:
     def scores(self, study) -> dict[str, list[float]]:
         """Points in [0, 1] per run pk (as a string) for the ranking; a run's score is their mean."""
         raise NotImplementedError
+
+    def ranking(self, study, runs: list, n_resamples: int):
+        """An inference.analytics.Ranking of the runs (keyed by run pk as a string) with intervals, or None to
+        rank by the mean of `scores` without one."""
+        return None
 
     def chart(self, results: dict):
         """The results page's chart (core.charts.stacked), or None."""

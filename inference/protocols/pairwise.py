@@ -12,18 +12,42 @@ import itertools
 
 from core import stats
 from core.charts.stacked import stacked_bars
+from curation.workspace.lint import estimate_tokens
+from inference import analytics
 from inference.models import Judgment, Study
 from inference.protocols.base import LINEAGE_COLUMNS, Label, Protocol, register, share, usernames
 
 CATEGORIES = [("win", "seg-win", "wins"), ("tie", "seg-tie", "tie"), ("loss", "seg-loss", "loses")]
-POINTS = {"win": 1.0, "tie": 0.5, "loss": 0.0}  # the ranking: a run's share of comparisons won, a tie half
+POINTS = {"win": 1.0, "tie": 0.5, "loss": 0.0}  # a run's share of comparisons won, a tie half
+RANKING_RESAMPLES = 1000  # Bradley–Terry and the length-controlled fit are refitted per resample: fewer draws
 
 
 def pairs_of(study_runs: list, pairing: str) -> list[tuple]:
     """The run pairs a pairwise study compares, each as (first, second) in the study's run order."""
     if pairing == Study.Pairing.FIRST:
         return [(study_runs[0], other) for other in study_runs[1:]]
-    return list(itertools.combinations(study_runs, 2))
+    return list(itertools.combinations(study_runs, 2))  # every pair, or every pair some prompts are drawn for
+
+
+def draw_pairs(pairs: list, keys: list, per_prompt: int, rng) -> dict:
+    """{prompt key: its pairs} for a study of several runs that shows each prompt with only a few pairs:
+    pairs are dealt from a shuffled deck of every pair, reshuffled when used up, so each pair meets about
+    as many prompts as any other (and each run as many as any other); a prompt never gets one pair twice."""
+    per_prompt = min(per_prompt, len(pairs))
+    deck: list = []
+    dealt = {}
+    for key in keys:
+        chosen: list = []
+        while len(chosen) < per_prompt:
+            if not deck:
+                deck = rng.sample(pairs, len(pairs))
+            fresh = next((i for i in range(len(deck) - 1, -1, -1) if deck[i] not in chosen), None)
+            if fresh is None:  # the deck's rest is all in this prompt already: start a new deck
+                deck = []
+                continue
+            chosen.append(deck.pop(fresh))
+        dealt[key] = chosen
+    return dealt
 
 
 class PairwiseProtocol(Protocol):
@@ -41,7 +65,9 @@ class PairwiseProtocol(Protocol):
     responses_per_item = 2
     item_template = "inference/protocols/pairwise/_item.html"
     results_template = "inference/protocols/pairwise/_results.html"
-    ranking_note = "share of comparisons won, a tie counting half"
+    ranking_note = ("Bradley–Terry rating on the Elo scale (1000 is the runs' geometric mean), 95% bootstrap "
+                    "interval over prompts; score: share of comparisons won, a tie counting half")
+    ranking_name = "Bradley–Terry"
     columns = LINEAGE_COLUMNS[:11] + ["first_run", "outcome_for_first_run"] + LINEAGE_COLUMNS[11:]
 
     def check_runs(self, runs):
@@ -49,10 +75,12 @@ class PairwiseProtocol(Protocol):
             return "A pairwise study needs at least two generation runs: the model and one or more to compare it with."
         return None
 
-    def build_items(self, keys, runs, generations, pairing, rng):
+    def build_items(self, keys, runs, generations, pairing, rng, pairs_per_prompt=1):
+        pairs = pairs_of(runs, pairing)
+        dealt = draw_pairs(pairs, keys, pairs_per_prompt, rng) if pairing == Study.Pairing.SAMPLED else {}
         items = []
         for key in keys:
-            for first, second in pairs_of(runs, pairing):
+            for first, second in dealt.get(key, pairs):
                 a, b = generations[first.pk][key], generations[second.pk][key]
                 items.append((key, b, a) if rng.random() < 0.5 else (key, a, b))
         return items
@@ -65,17 +93,11 @@ class PairwiseProtocol(Protocol):
 
     def results(self, study, runs, n_resamples):
         found = self.comparisons(study)
-        pairs = []
-        for first, second in pairs_of(runs, study.pairing):
-            row = {"model": first.pk, "other": second.pk, "model_name": first.name, "other_name": second.name}
-            try:
-                pair = stats.win_tie_loss(found, str(first.pk), str(second.pk), n_resamples=n_resamples)
-            except ValueError:  # no label on this pair yet
-                pairs.append({**row, "n_items": 0, "n_labels": 0, "win": None, "tie": None, "loss": None})
-                continue
-            pairs.append({**row, "n_items": pair.n_items, "n_labels": pair.n_labels,
-                          "win": share(pair.win), "tie": share(pair.tie), "loss": share(pair.loss)})
-        return {"pairs": pairs, "agreement": self.agreement(found)}
+        return {**summarise(found, study_items(study), runs, study.pairing, n_resamples),
+                "agreement": self.agreement(found)}
+
+    def ranking(self, study, runs, n_resamples):
+        return bradley_terry_ranking(self.comparisons(study), study_items(study), runs, n_resamples)
 
     def agreement(self, found):
         agreement = stats.agreement(found)
@@ -106,6 +128,55 @@ class PairwiseProtocol(Protocol):
             first = first_of.get(frozenset((left, row["right_run"])), left)
             yield {**row, "first_run": first,
                    "outcome_for_first_run": stats.outcome(row["label"], swapped=first != left)}
+
+
+# --- Results from comparisons: people's labels or a judge's verdicts alike ---------------------------------
+
+
+def study_items(study) -> dict:
+    """{item pk: (prompt key, left length, right length)}, lengths in estimated tokens."""
+    rows = study.items.values_list("pk", "prompt_key", "left__response", "right__response")
+    return {pk: (key, estimate_tokens(left), estimate_tokens(right or "")) for pk, key, left, right in rows}
+
+
+def summarise(found: list[stats.Comparison], items: dict, runs: list, pairing: str, n_resamples: int) -> dict:
+    """Win/tie/loss per compared pair from the first run's side, with the length-controlled win rate and
+    the prompts a ±5-point interval needs. `items` is study_items'."""
+    pairs = []
+    for first, second in pairs_of(runs, pairing):
+        row = {"model": first.pk, "other": second.pk, "model_name": first.name, "other_name": second.name}
+        try:
+            pair = stats.win_tie_loss(found, str(first.pk), str(second.pk), n_resamples=n_resamples)
+        except ValueError:  # no label on this pair yet
+            pairs.append({**row, "n_items": 0, "n_labels": 0, "win": None, "tie": None, "loss": None,
+                          "length_control": None, "prompts_needed": analytics.prompts_needed([])})
+            continue
+        pairs.append({**row, "n_items": pair.n_items, "n_labels": pair.n_labels,
+                      "win": share(pair.win), "tie": share(pair.tie), "loss": share(pair.loss),
+                      "length_control": length_control(found, items, str(first.pk), str(second.pk), n_resamples),
+                      "prompts_needed": analytics.prompts_needed([pair.win.percent, pair.tie.percent,
+                                                                  pair.loss.percent])})
+    return {"pairs": pairs}
+
+
+def length_control(found, items, model: str, other: str, n_resamples: int) -> dict:
+    outcomes = []
+    for c in found:
+        if {c.model_a, c.model_b} != {model, other}:
+            continue
+        _, left, right = items[c.item]
+        mine, theirs = (left, right) if c.model_a == model else (right, left)
+        outcomes.append(analytics.Outcome(c.item, stats.outcome_for(c, model), mine, theirs))
+    fit = analytics.length_controlled_win_rate(outcomes, n_resamples=min(n_resamples, RANKING_RESAMPLES))
+    return {"raw": round(fit.raw, 2), "controlled": round(fit.controlled, 2), "low": round(fit.low, 2),
+            "high": round(fit.high, 2), "length_weight": round(fit.length_weight, 3),
+            "prefers_longer": fit.length_weight > 0}
+
+
+def bradley_terry_ranking(found, items, runs, n_resamples):
+    matches = [analytics.Match(items[c.item][0], c.model_a, c.model_b, stats.outcome(c.label, swapped=False))
+               for c in found]
+    return analytics.rank_runs(matches, [str(run.pk) for run in runs], n_resamples=min(n_resamples, RANKING_RESAMPLES))
 
 
 register(PairwiseProtocol())

@@ -46,6 +46,11 @@ def start(kind, args):
         from curation.signals.jobs import start_run
 
         return start_run(args["signal"], everything=args.get("everything", False))
+    if kind == "judge":  # a judge run made by the test, queued on this broker
+        from core.jobs.runner import enqueue
+        from inference.judging.models import JudgeRun
+
+        return enqueue(JudgeRun.objects.get(pk=args["run"]))
     raise SystemExit(f"unknown kind {kind!r}")
 
 

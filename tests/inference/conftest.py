@@ -10,6 +10,8 @@ import os
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The served test model's API key, in this process and so in the worker and the servers it starts.
+os.environ.setdefault("LIMA_TEST_ENDPOINT_KEY", "sk-lima-distinctive-4f7e2a9c1b")
 
 CHATS = [
     ["How do I brew coffee?", "Pour hot water over ground coffee in a French press, wait four minutes, then press."],
@@ -56,3 +58,12 @@ def generator(tiny_checkpoint):
     from inference.engine.generate import Generator
 
     return Generator.from_checkpoint(tiny_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def served_tiny(tiny_checkpoint):
+    """The tiny checkpoint served by `manage.py serve` (a subprocess), its key required: (base URL, log path)."""
+    from tests.inference.serving import served
+
+    with served(tiny_checkpoint) as found:
+        yield found

@@ -292,18 +292,25 @@ def test_the_command_line_answers_a_prompt_file(tiny_checkpoint, generator, tmp_
 
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stderr.splitlines()]
-    assert events == [
+    within = [e for e in events if "partial" in e]  # about every second while answers are written
+    assert all(0 <= e["partial"] <= 3 - e["done"] and e["tokens"] > 0 for e in within)
+    assert [e for e in events if "partial" not in e] == [
         {"event": "progress", "done": 1, "total": 3},
         {"event": "progress", "done": 2, "total": 3},
         {"event": "progress", "done": 3, "total": 3},
         {"event": "done", "count": 3, "out": str(out)},
     ]
     expected = generator.generate([r["conversations"][:1] for r in rows], GREEDY)
-    assert [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] == [
+    written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [{k: row[k] for k in ("id", "prompt", "response", "model")} for row in written] == [
         {"id": "paris", "prompt": "What is the capital of France?", "response": expected[0], "model": "tiny-chat"},
         {"id": 2, "prompt": "Name three colours.", "response": expected[1], "model": "tiny-chat"},
         {"id": 7, "prompt": "How do I brew coffee?", "response": expected[2], "model": "tiny-chat"},
     ]
+    ids = generator.generate_ids([r["conversations"][:1] for r in rows], GREEDY)
+    assert [row["completion_tokens"] for row in written] == [len(i) for i in ids]
+    assert [row["finish_reason"] for row in written] == [generator.finish_reason(i) for i in ids]
+    assert written[0]["finish_reason"] == "stop" and all(row["prompt_tokens"] > 3 for row in written)
     assert expected[0] == "The capital of France is Paris."
 
 

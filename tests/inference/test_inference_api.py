@@ -132,8 +132,10 @@ def test_the_results_api_computes_rating_agreement_with_cohen_s_kappa(api, clien
     # then: 3 of 4 the same; chance agreement (1·1 + 2·3 + 1·0) / 16 = 7/16, kappa (12/16 - 7/16) / (9/16) = 5/9
     agreement = answer.json()["agreement"]
     assert (agreement["mean"], agreement["kappa"]) == (0.75, 0.5556)
+    # weighted (linear): observed ½ / 4 (one Pass against Excellent); expected from the marginals 5/16 -> 1 − 2/5
     assert agreement["pairs"] == [{"annotator_1": "alice", "annotator_2": "bob", "n_items": 4, "accuracy": 0.75,
-                                   "kappa": 0.5556}]
+                                   "kappa": 0.5556, "weighted_kappa": 0.6}]
+    assert agreement["weighted_kappa"] == 0.6 and agreement["fleiss"]["raters"] == 2
     assert [r["name"] for r in answer.json()["ratings"]] == ["Walrus-secret", "Narwhal-secret"]
     page = client_of(alice).get(f"/studies/{study.pk}/").content.decode()
     assert "Cohen's kappa" in page and "kappa 0.56" in page
