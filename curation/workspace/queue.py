@@ -48,15 +48,17 @@ def _release_others(example_id, user):
 
 
 @transaction.atomic(savepoint=False)  # one commit for the claim and the release (no savepoint inside a view's)
-def try_claim(example_id, user, now=None):
-    """Take (or renew) the claim on one example; False when someone else holds a live claim on it."""
+def try_claim(example_id, user, now=None, *, release_others=True):
+    """Take (or renew) the claim on one example; False when someone else holds a live claim on it.
+    (`release_others=False`: the caller claims another item right after, which releases them.)"""
     now = now or timezone.now()
     taken = Example.objects.filter(_free_for(user, now), pk=example_id).update(
         claimed_by=user, claimed_until=now + claim_duration()
     )
     if taken != 1:
         return False
-    _release_others(example_id, user)
+    if release_others:
+        _release_others(example_id, user)
     return True
 
 
@@ -101,6 +103,11 @@ def shown_example(pk):
 def release(example_id, user):
     """Give an item back (after a decision); only the holder's claim is removed."""
     Example.objects.filter(pk=example_id, claimed_by=user).update(claimed_by=None, claimed_until=None)
+
+
+def release_all(user):
+    """Give back every item the reviewer holds (the queue has nothing left for them)."""
+    Example.objects.filter(claimed_by=user).update(claimed_by=None, claimed_until=None)
 
 
 def holder(example, user, now=None):

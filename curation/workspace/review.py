@@ -128,7 +128,7 @@ def review_decide(request, pk):
         return _respond(request, filters, example, status=422, decision_errors=form.errors)
     data = form.cleaned_data
     with transaction.atomic():  # the claim, the decision and the next claim: one commit
-        if not review_queue.try_claim(example.pk, request.user):
+        if not review_queue.try_claim(example.pk, request.user, release_others=False):
             conflict = None
         else:
             try:
@@ -142,7 +142,7 @@ def review_decide(request, pk):
                 following = (review_queue.claim_next(request.user, filters, after=example.pk)
                              or review_queue.claim_next(request.user, filters, exclude=example.pk))
                 if following is None:
-                    review_queue.release(example.pk, request.user)
+                    review_queue.release_all(request.user)
     if conflict is None:
         example.refresh_from_db()
         return _respond(request, filters, example, status=409)
