@@ -6,7 +6,8 @@
 It uses bench/load.py's database (loading it first when it is not there) and Django's test client in this process:
 each action of the queue (the page, the panel of `j`, approve, reject, the edit form and its save, the similar
 card) is run `--runs` times on fresh items, and the best run is printed (the machine may be shared: the minimum is
-the figure least disturbed by others) with its query count, which does not depend on the machine. `--sql` prints
+the figure least disturbed by others) with its query count, which does not depend on the machine, and the least
+CPU time this process spent on a run (Python's share; PostgreSQL's CPU is its own process's). `--sql` prints
 every query of one run of each action with its time.
 """
 import argparse
@@ -38,6 +39,7 @@ class Probe:
         self.queries = []
         self.template_ms = 0.0
         self.in_template = False
+        self.cpu_ms = 0.0
 
     def __call__(self, execute, sql, params, many, context):
         started = time.perf_counter()
@@ -137,28 +139,31 @@ def main():
     }
     print(f"bench/review_profile.py: {Example.objects.count():,} examples, best of {args.runs} runs each "
           f"(PostgreSQL {connection.cursor().connection.info.server_version})")
-    print(f"  {'action':<22} {'queries':>7} {'total ms':>9} {'SQL ms':>8} {'template ms':>12} {'Python ms':>10}"
-          "   (template: rendering without its queries; T: a query run while rendering)")
+    print(f"  {'action':<22} {'queries':>7} {'total ms':>9} {'SQL ms':>8} {'template ms':>12} {'Python ms':>10} {'CPU ms':>10}"
+          "\n  (template: rendering without its queries; CPU: this process's CPU time, the best run's of all, which a"
+          " busy machine disturbs least; T: a query run while rendering)")
     for name, build in actions.items():
-        best = None
+        best, cpus = None, []
         for _ in range(args.runs):
             pk, version = current()
             method, path, data, extra = build(pk, version)
             probe = Probe()
             probes.append(probe)
             with connection.execute_wrapper(probe):
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 response = (client.get(path, **extra) if method == "GET" else client.post(path, data, **extra))
                 total = (time.perf_counter() - started) * 1000
+                probe.cpu_ms = (time.process_time() - cpu) * 1000
             probes.pop()
             assert response.status_code == 200, (name, response.status_code, response.content[:300])
             if best is None or total < best[0]:
                 best = (total, probe)
+            cpus.append(probe.cpu_ms)
         total, probe = best
         sql = sum(ms for ms, _, _ in probe.queries)
         template = probe.template_ms - sum(ms for ms, _, inside in probe.queries if inside)
         print(f"  {name:<22} {len(probe.queries):>7} {total:>9.1f} {sql:>8.1f} {template:>12.1f} "
-              f"{total - sql - template:>10.1f}")
+              f"{total - sql - template:>10.1f} {min(cpus):>10.1f}")
         if args.sql:
             for ms, statement, inside in probe.queries:
                 print(f"      {ms:7.2f} ms {'T' if inside else ' '} {statement[:240]}")
