@@ -56,6 +56,10 @@ def parse_args(argv=None):
     parser.add_argument("--examples", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per worker (gthread)")
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="sync: one request at a time per worker (gunicorn's default), for comparison")
+    parser.add_argument("--conn-max-age", type=int, default=60,
+                        help="DB_CONN_MAX_AGE of the server (0: a new database connection every request)")
     parser.add_argument("--think", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"),
                         help="seconds of thought before each action")
     parser.add_argument("--database", default="lima_bench_load")
@@ -71,11 +75,11 @@ def parse_args(argv=None):
     return args
 
 
-def server_environment(url):
+def server_environment(url, conn_max_age):
     """Production settings, as an operator runs them (README "Load"), on plain HTTP over the loopback."""
     env = dict(os.environ)
-    env.update(DATABASE_URL=url, DEBUG="false", SECRET_KEY=env.get("LOAD_SECRET_KEY") or secrets.token_urlsafe(40),
-               ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="false", DB_CONN_MAX_AGE="60", LOG_LEVEL="WARNING")
+    env.update(DATABASE_URL=url, DEBUG="false", SECRET_KEY=secrets.token_urlsafe(40), ALLOWED_HOSTS="127.0.0.1",
+               SECURE_SSL_REDIRECT="false", DB_CONN_MAX_AGE=str(conn_max_age), LOG_LEVEL="WARNING")
     return env
 
 
@@ -135,16 +139,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def gunicorn_command(port, workers, threads):
+def gunicorn_command(port, workers, threads, worker_class="gthread"):
+    threading_options = ["--threads", str(threads)] if worker_class == "gthread" else []
     return [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
+            "--worker-class", worker_class, "--workers", str(workers), *threading_options,
             "--timeout", "60", "--keep-alive", "5", "--log-level", "warning"]
 
 
-def start_server(env, port, workers, threads):
+def start_server(env, port, workers, threads, worker_class="gthread"):
     import requests
 
-    server = subprocess.Popen(gunicorn_command(port, workers, threads), cwd=REPO, env=env, start_new_session=True)
+    server = subprocess.Popen(gunicorn_command(port, workers, threads, worker_class), cwd=REPO, env=env,
+                              start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -312,7 +318,7 @@ def main(argv=None):
     reuse = args.keep and database_exists(admin_url, args.database)
     if not reuse:
         recreate_database(admin_url, args.database)
-    env = server_environment(url)
+    env = server_environment(url, args.conn_max_age)
     os.environ.update({name: env[name] for name in ("DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
                                                     "SECURE_SSL_REDIRECT")})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -321,13 +327,14 @@ def main(argv=None):
     django.setup()
     from django.db import connection
 
-    print(f"bench/load.py: {args.users} annotators for {args.seconds:g} s, gunicorn gthread {args.workers} workers × "
-          f"{args.threads} threads, PostgreSQL {connection.cursor().connection.info.server_version}, "
+    shape = f"{args.threads} threads" if args.worker_class == "gthread" else "one request at a time"
+    print(f"bench/load.py: {args.users} annotators for {args.seconds:g} s, gunicorn {args.worker_class} {args.workers} "
+          f"workers × {shape}, DB_CONN_MAX_AGE={args.conn_max_age}, PostgreSQL {connection.cursor().connection.info.server_version}, "
           f"{os.cpu_count()} cores, think time {args.think[0]:g}–{args.think[1]:g} s")
     cookies = prepare(args, url, reuse)
     connection.close()
     port = free_port()
-    server = start_server(env, port, args.workers, args.threads)
+    server = start_server(env, port, args.workers, args.threads, args.worker_class)
     try:
         recorder = Recorder()
         started = time.monotonic()
