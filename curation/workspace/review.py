@@ -127,27 +127,26 @@ def review_decide(request, pk):
     if not form.is_valid():
         return _respond(request, filters, example, status=422, decision_errors=form.errors)
     data = form.cleaned_data
+    stale = None
     with transaction.atomic():  # the claim, the decision and the next claim: one commit
-        if not review_queue.try_claim(example.pk, request.user, release_others=False):
-            conflict = None
-        else:
+        held_by_other = not review_queue.try_claim(example.pk, request.user, release_others=False)
+        if not held_by_other:
             try:
                 review_example(example, reviewer=request.user, decision=data["decision"], reason=data["reason"],
                                comment=data["comment"], expected_version=data["version"])
-            except StaleEdit as stale:
-                conflict = stale
+            except StaleEdit as error:  # nothing was written but the renewed claim
+                stale = error
             else:
-                conflict = False
                 # Claiming the next item releases this one; when none is left, it is released here.
                 following = (review_queue.claim_next(request.user, filters, after=example.pk)
                              or review_queue.claim_next(request.user, filters, exclude=example.pk))
                 if following is None:
                     review_queue.release_all(request.user)
-    if conflict is None:
+    if held_by_other:
         example.refresh_from_db()
         return _respond(request, filters, example, status=409)
-    if conflict:
-        return _respond(request, filters, conflict.current, status=409, stale_version=data["version"])
+    if stale is not None:
+        return _respond(request, filters, stale.current, status=409, stale_version=data["version"])
     return _done(request, filters, following, f"{DECIDED[data['decision']]} #{example.pk}.")
 
 
