@@ -6,11 +6,13 @@ place and the address bar follows the item through HX-Push-Url).
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
+from core import cached
 from curation.dedupe.clusters import near_duplicates_of
 from curation.models import Example, ImportRun, Source
 from curation.services import StaleEdit, edit_example, review_example
@@ -20,6 +22,22 @@ from curation.workspace.forms import REJECT_REASONS, DecisionForm, SplitForm
 from curation.workspace.present import attribution, shown_turns
 
 DECIDED = {"approve": "Approved", "reject": "Rejected", "needs_edit": "Marked as needing an edit"}
+FILTER_LISTS_SECONDS = 60  # the filter bar's choices, shared by every reviewer
+
+
+def _filter_lists():
+    """The filter bar's sources, recent import runs and domains: the same for everyone, so computed once a minute
+    (the domains are a DISTINCT over every example)."""
+    def compute():
+        return {
+            "sources": [{"pk": s.pk, "name": s.name} for s in Source.objects.order_by("kind", "name")],
+            "import_runs": [{"pk": r.pk, "source": {"name": r.source.name}}
+                            for r in ImportRun.objects.select_related("source")[:50]],
+            "domains": list(Example.objects.exclude(domain="").values_list("domain", flat=True).distinct()
+                            .order_by("domain")[:300]),
+        }
+
+    return cached.cached("review-filter-lists", FILTER_LISTS_SECONDS, compute)
 
 
 def _query(filters):
@@ -48,12 +66,7 @@ def _respond(request, filters, example, status=200, **extra):
         if example is not None:
             response["HX-Push-Url"] = f"/review/{example.pk}/?{context['query']}"
         return response
-    context.update(
-        sources=Source.objects.order_by("kind", "name"),
-        import_runs=ImportRun.objects.select_related("source")[:50],
-        domains=Example.objects.exclude(domain="").values_list("domain", flat=True).distinct().order_by("domain")[:300],
-        statuses=Example.Status.choices, flags=review_queue.FLAGS,
-    )
+    context.update(**_filter_lists(), statuses=Example.Status.choices, flags=review_queue.FLAGS)
     return render(request, "curation/review.html", context, status=status)
 
 
@@ -113,18 +126,27 @@ def review_decide(request, pk):
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return _respond(request, filters, example, status=422, decision_errors=form.errors)
-    if not review_queue.try_claim(example.pk, request.user):
+    data = form.cleaned_data
+    stale = None
+    with transaction.atomic():  # the claim, the decision and the next claim: one commit
+        held_by_other = not review_queue.try_claim(example.pk, request.user, release_others=False)
+        if not held_by_other:
+            try:
+                review_example(example, reviewer=request.user, decision=data["decision"], reason=data["reason"],
+                               comment=data["comment"], expected_version=data["version"])
+            except StaleEdit as error:  # nothing was written but the renewed claim
+                stale = error
+            else:
+                # Claiming the next item releases this one; when none is left, it is released here.
+                following = (review_queue.claim_next(request.user, filters, after=example.pk)
+                             or review_queue.claim_next(request.user, filters, exclude=example.pk))
+                if following is None:
+                    review_queue.release_all(request.user)
+    if held_by_other:
         example.refresh_from_db()
         return _respond(request, filters, example, status=409)
-    data = form.cleaned_data
-    try:
-        review_example(example, reviewer=request.user, decision=data["decision"], reason=data["reason"],
-                       comment=data["comment"], expected_version=data["version"])
-    except StaleEdit as stale:
+    if stale is not None:
         return _respond(request, filters, stale.current, status=409, stale_version=data["version"])
-    review_queue.release(example.pk, request.user)
-    following = (review_queue.claim_next(request.user, filters, after=example.pk)
-                 or review_queue.claim_next(request.user, filters, exclude=example.pk))
     return _done(request, filters, following, f"{DECIDED[data['decision']]} #{example.pk}.")
 
 
