@@ -81,6 +81,7 @@ JOB_STATUSES = {
 # Job.phase values the runners write.
 JOB_PHASES = {
     "reading": "Reading",
+    "sampling": "Sampling",
     "saving": "Saving",
     "done": "Done",
     "writing": "Writing",
