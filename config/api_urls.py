@@ -3,6 +3,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from config.api_root import api_root_view
 from curation.datasets.api import router as datasets_router
 from curation.imports.api import router as imports_router
 from curation.signals.api import urlpatterns as signals_urls
@@ -10,7 +11,10 @@ from curation.workspace.api import router as examples_router
 from inference.api import router as inference_router
 from training.api import router as training_router
 
+ROUTERS = (imports_router, examples_router, datasets_router, training_router, inference_router)
+
 urlpatterns = [
+    path("", api_root_view(ROUTERS), name="api-root"),
     path("auth/token/", obtain_auth_token, name="api-auth-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

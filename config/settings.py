@@ -287,10 +287,8 @@ SPECTACULAR_SETTINGS = {
         "ExampleStatusEnum": "curation.models.Example.Status",
         "SplitEnum": "curation.models.Example.Split",
         "DatasetVersionStatusEnum": "curation.models.DatasetVersion.Status",
-        # Imports and export jobs share one set of states.
-        "JobStatusEnum": "curation.models.ExportJob.Status",
-        # Training and generation runs share one set of states.
-        "RunStatusEnum": "training.models.TrainingRun.Status",
+        # Every kind of job (imports, exports, training and generation runs…) shares one set of states.
+        "JobStatusEnum": "core.jobs.models.Job.Status",
     },
     # No CDN here: Swagger UI is vendored from npm (swagger-ui-dist) under static/vendor/swagger-ui/.
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",

@@ -152,3 +152,10 @@ def describe(keys, heading=""):
     """A help text listing keys and their words, for the API schema: "queued (Queued), running (Running)…"."""
     listed = ", ".join(f"`{key}`: {label(key)}" for key in keys)
     return f"{heading} {listed}".strip() if heading else listed
+
+
+def import_reasons_help():
+    """The API's description of an import's reason field: every key with its words."""
+    numbered_keys = ", ".join(f"`{prefix}N`: {words.format('N')}" for prefix, words in NUMBERED_REASONS.items())
+    return ("Why the import turned the record down (a key; its words are in `reason_label`). "
+            + describe(IMPORT_REASONS) + ", " + numbered_keys + ".")
