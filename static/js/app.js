@@ -35,6 +35,15 @@
   document.addEventListener("DOMContentLoaded", syncJobNotices);
   document.addEventListener("htmx:afterSettle", syncJobNotices);
 
+  // <div data-focus-on-swap>: a result htmx puts there is brought into view and focused (a check's verdict
+  // under a long form would otherwise arrive below the fold, unseen).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    const target = event.detail.target;
+    if (!target || !target.matches || !target.matches("[data-focus-on-swap]") || !target.textContent.trim()) return;
+    target.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    target.focus({ preventScroll: true });
+  });
+
   // <button data-toggle="#id"> shows or hides an element.
   document.addEventListener("click", function (event) {
     const toggle = event.target.closest("[data-toggle]");
