@@ -149,13 +149,27 @@ def label(key):
 
 
 def describe(keys, heading=""):
-    """A help text listing keys and their words, for the API schema: "queued (Queued), running (Running)…"."""
-    listed = ", ".join(f"`{key}`: {label(key)}" for key in keys)
+    """A help text listing keys and their words, for the API schema: "`queued`: Queued; `running`: Running…"."""
+    listed = "; ".join(f"`{key}`: {label(key)}" for key in keys)
     return f"{heading} {listed}".strip() if heading else listed
 
 
 def import_reasons_help():
     """The API's description of an import's reason field: every key with its words."""
-    numbered_keys = ", ".join(f"`{prefix}N`: {words.format('N')}" for prefix, words in NUMBERED_REASONS.items())
+    numbered_keys = "; ".join(f"`{prefix}N`: {words.format('N')}" for prefix, words in NUMBERED_REASONS.items())
     return ("Why the import turned the record down (a key; its words are in `reason_label`). "
-            + describe(IMPORT_REASONS) + ", " + numbered_keys + ".")
+            + describe(IMPORT_REASONS) + "; " + numbered_keys + ".")
+
+
+_NOTE_KEY = re.compile(r"\(([a-z][a-z0-9_-]*)\)$")
+
+
+def note_text(note):
+    """A revision's note with the key it ends on in words: "review: reject (low_quality)" ->
+    "review: reject (Low quality or wrong)", "rescued (answer_too_short)" -> "rescued (Answer too short)".
+    The stored note keeps the key (history and exports stay greppable); only what is shown changes."""
+    note = note or ""
+    match = _NOTE_KEY.search(note)
+    if not match or not has_label(match.group(1)):
+        return note
+    return note[: match.start(1)] + label(match.group(1)) + ")"

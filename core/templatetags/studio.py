@@ -27,3 +27,9 @@ def job_attrs(message):
 
     found = job_of(message)
     return format_html(' data-job="{}" data-job-was="{}"', *found) if found else ""
+
+
+@register.filter
+def note_words(note):
+    """{{ revision.note|note_words }}: the key a note ends on, in words (core.labels.note_text)."""
+    return labels.note_text(note)

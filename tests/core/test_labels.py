@@ -116,3 +116,14 @@ def test_the_template_filter_is_the_same_function():
 
     page = Template("{{ reason|label }} · {{ seconds|duration }}").render(Context({"reason": "not_english", "seconds": 159.43}))
     assert page == "Not English · 2 min 39 s"
+
+
+@pytest.mark.parametrize("note,shown", [
+    ("review: reject (low_quality)", "review: reject (Low quality or wrong)"),
+    ("rescued (answer_score_below_10)", "rescued (Answer score below 10)"),
+    ("review: approve", "review: approve"),
+    ("edited (my own words)", "edited (my own words)"),
+    ("", ""),
+])
+def test_a_revision_note_shows_its_key_in_words(note, shown):
+    assert labels.note_text(note) == shown
