@@ -96,6 +96,7 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            "builtins": ["core.templatetags.studio"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -382,10 +383,8 @@ SPECTACULAR_SETTINGS = {
         "ExampleStatusEnum": "curation.models.Example.Status",
         "SplitEnum": "curation.models.Example.Split",
         "DatasetVersionStatusEnum": "curation.models.DatasetVersion.Status",
-        # Imports and export jobs share one set of states.
-        "JobStatusEnum": "curation.models.ExportJob.Status",
-        # Training and generation runs share one set of states.
-        "RunStatusEnum": "training.models.TrainingRun.Status",
+        # Every kind of job (imports, exports, training and generation runs…) shares one set of states.
+        "JobStatusEnum": "core.jobs.models.Job.Status",
     },
     # No CDN here: Swagger UI is vendored from npm (swagger-ui-dist) under static/vendor/swagger-ui/.
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
@@ -406,6 +405,9 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"client_errors_without_traceback": {"()": "core.log.ClientErrorsWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["client_errors_without_traceback"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's own console handler would print each of its records a second time (they reach the root's too).
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }

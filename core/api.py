@@ -84,8 +84,8 @@ def exception_handler(error, context):
 
 # What every job shows through the API (core.jobs.models.Job), besides its own fields.
 JOB_FIELDS = [
-    "status", "phase", "done", "total", "progress", "error", "created_at", "started_at", "finished_at",
-    "heartbeat_at", "cancel_requested", "worker_host", "worker_name", "attempt",
+    "status", "status_label", "phase", "phase_label", "done", "total", "progress", "error", "created_at", "started_at",
+    "finished_at", "duration_text", "heartbeat_at", "cancel_requested", "worker_host", "worker_name", "attempt",
 ]
 
 

@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core.jobs.kinds import KINDS
+from core.jobs.notices import job_message
 from core.jobs.runner import JobStateError, cancel
 
 
@@ -39,8 +40,8 @@ def job_cancel(request, label, pk):
     except JobStateError as error:
         messages.error(request, str(error))
     else:
-        messages.info(request, f"{kind.noun.capitalize()} #{job.pk} was cancelled." if job.status == job.Status.CANCELLED
-                      else f"Stopping {kind.noun} #{job.pk}: its worker stops it within a few seconds.")
+        job_message(request, job, f"{kind.noun.capitalize()} #{job.pk} was cancelled." if job.status == job.Status.CANCELLED
+                    else f"Stopping {kind.noun} #{job.pk}: its worker stops it within a few seconds.", messages.INFO)
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         target = "/"

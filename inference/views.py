@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.jobs.notices import job_message
 from core.markdown import render_markdown
 from curation.models import Example
 from inference import drafts, playground, results, studies
@@ -75,8 +76,8 @@ def _start_from_form(request, action):
                 dataset_version=data["dataset_version"], split=data["split"], prompts_file=prompts,
                 decoding=form.decoding(), seed=data["seed"], batch_size=data["batch_size"], user=request.user,
             )
-            messages.success(request, f"Generation #{run.pk} is queued "
-                                      + ("(it asks the endpoint)." if run.endpoint_id else "for the GPU worker."))
+            job_message(request, run, f"Generation #{run.pk} is queued "
+                        + ("(it asks the endpoint)." if run.endpoint_id else "for the GPU worker."))
             return redirect("inference-generation", pk=run.pk), form
     elif action == "import":
         form = ImportResponsesForm(request.POST, request.FILES)
@@ -165,7 +166,7 @@ def generation_resume(request, pk):
         messages.error(request, str(error))
     else:
         kept = run.generations.count()
-        messages.success(request, f"Generation #{run.pk} is queued again" + (
+        job_message(request, run, f"Generation #{run.pk} is queued again" + (
             f"; the {kept} answers it has are kept." if run.endpoint_model and kept else "."))
     return redirect("inference-generation", pk=run.pk)
 

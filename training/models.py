@@ -85,7 +85,8 @@ class TrainingRun(Job):
         return self.base_model.rstrip("/").rsplit("/", 1)[-1] if self.base_model.startswith("/") else self.base_model
 
     @property
-    def eta_text(self):
+    def eta_text(self) -> str:
+        """The time left, as people read it ("12 min 05 s"); "" while unknown."""
         eta = (self.stats or {}).get("eta_s")
         return seconds_text(eta) if isinstance(eta, (int, float)) else ""
 

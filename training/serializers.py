@@ -32,11 +32,11 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         model = TrainingRun
         fields = [
             "id", "name", "dataset_version", "dataset_version_name", "base_model", "overrides", "recipe", "status",
-            "phase", "done", "total", "progress", "step", "total_steps", "epoch", "epochs", "loss", "metrics", "stats", "log_tail",
+            "status_label", "phase", "phase_label", "done", "total", "progress", "step", "total_steps", "epoch", "epochs", "loss", "metrics", "stats", "log_tail",
             "data_report", "resume_point",
             "train_examples", "output_dir", "data_file", "checkpoints", "chosen_checkpoint", "worker_host",
             "worker_name", "device", "world_size", "pid", "pgid", "attempt", "resumed_from", "cancel_requested",
-            "error", "created_by", "created_at", "started_at", "finished_at", "heartbeat_at",
+            "error", "created_by", "created_at", "started_at", "finished_at", "duration_text", "eta_text", "heartbeat_at",
         ]
         read_only_fields = fields
 

@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.jobs.notices import job_message
 from curation.models import DatasetVersion
 from training import charts
 from training.forms import TrainingRunForm, batch_warning, trainable_versions
@@ -60,7 +61,7 @@ def run_new(request):
         except TrainingError as error:
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
-            messages.success(request, f"{run.title} is queued for a GPU worker.")
+            job_message(request, run, f"{run.title} is queued for a GPU worker.")
             warning = batch_warning(data["dataset_version"], data["overrides"].get("batch_size"))
             if warning:
                 messages.warning(request, warning)

@@ -57,6 +57,10 @@ class Column:
     label: str
     count: int
 
+    @property
+    def count_y(self):
+        return round(self.y - 4, 1)
+
 
 @dataclass(frozen=True)
 class Histogram:
@@ -64,6 +68,10 @@ class Histogram:
     height: int
     baseline: float
     columns: list
+
+    @property
+    def label_y(self):
+        return self.height - 14
 
 
 def histogram(buckets, width=460, height=160, label_space=30, headroom=14):

@@ -6,8 +6,11 @@ reload and needs no JavaScript.
 import math
 from dataclasses import dataclass, field
 
+from core.charts.ticks import inner_ticks, nice_ticks
+
 WIDTH, HEIGHT = 560, 200
 LEFT, RIGHT, TOP, BOTTOM = 56, 14, 12, 26  # room for the axis labels
+X_TICKS = 6  # about as many step labels as fit the width without touching
 MAX_POINTS = 600  # more steps than pixels is wasted markup: thin the series evenly (the last point stays)
 
 
@@ -51,15 +54,6 @@ def thin(points, limit=MAX_POINTS):
     return kept if kept[-1] is points[-1] else kept + [points[-1]]
 
 
-def _range(values):
-    low, high = min(values), max(values)
-    if high == low:
-        pad = abs(high) * 0.1 or 1.0
-        return low - pad, high + pad
-    pad = (high - low) * 0.06
-    return low - pad, high + pad
-
-
 @dataclass(frozen=True)
 class Series:
     """One line of a chart with several: its label (the legend) and its path."""
@@ -92,14 +86,18 @@ def _finite(y):
 
 
 class _Axes:
-    """Pixel positions for the data range of every point given (x, y pairs; None ys are gaps)."""
+    """Pixel positions for the data range of every point given (x, y pairs; None ys are gaps). The y axis runs
+    from the nice tick below the lowest value to the one above the highest (core.charts.ticks); x from the first
+    step to the last."""
 
-    def __init__(self, points, extra_ys, width, height):
+    def __init__(self, points, extra_ys, width, height, y_count):
         x_low, x_high = min(x for x, _ in points), max(x for x, _ in points)
         if x_high == x_low:
             x_low, x_high = x_low - 1, x_high + 1
         self.x_low, self.x_high = x_low, x_high
-        self.y_low, self.y_high = _range([y for _, y in points if _finite(y)] + list(extra_ys))
+        ys = [y for _, y in points if _finite(y)] + list(extra_ys)
+        self.ticks = nice_ticks(min(ys), max(ys), y_count)
+        self.y_low, self.y_high = self.ticks.low, self.ticks.high
         self.right, self.bottom = width - RIGHT, height - BOTTOM
 
     def px(self, x):
@@ -119,35 +117,32 @@ class _Axes:
             pen_down = True
         return " ".join(parts)
 
-    def y_ticks(self, count, y_format):
-        span = self.y_high - self.y_low
-        return [Tick(self.py(self.y_low + span * i / (count - 1)), y_format.format(self.y_low + span * i / (count - 1)))
-                for i in range(count)]
+    def y_ticks(self):
+        return [Tick(self.py(value), text) for value, text in zip(self.ticks.values, self.ticks.labels)]
 
-    def x_ticks(self, first, last, x_format):
-        ticks = [Tick(self.px(first), x_format.format(first))]
-        if last != first:
-            ticks.append(Tick(self.px(last), x_format.format(last)))
-        return ticks
+    def x_ticks(self, first, last):
+        """Round steps between the first and the last (whole numbers: x is a step)."""
+        ticks = inner_ticks(first, last, X_TICKS, integer=True)
+        return [Tick(self.px(value), text) for value, text in zip(ticks.values, ticks.labels)]
 
 
-def line_chart(xs, ys, *, markers=(), y_format="{:.3g}", x_format="{:g}", width=WIDTH, height=HEIGHT, y_ticks=4):
+def line_chart(xs, ys, *, markers=(), y_format="{:.3g}", width=WIDTH, height=HEIGHT, y_ticks=5):
     """A line through (x, y) points, None ys leaving a gap; `markers` are (x, y, label) dots on top."""
     points = [(x, y) for x, y in zip(xs, ys) if x is not None]
     finite = [(x, y) for x, y in points if _finite(y)]
     if not finite:
         return LineChart(width, height, "", plot_right=width - RIGHT, plot_bottom=height - BOTTOM)
     marked = [(x, y, label) for x, y, label in markers if _finite(y)]
-    axes = _Axes(points, [y for _, y, _ in marked], width, height)
+    axes = _Axes(points, [y for _, y, _ in marked], width, height, y_ticks)
     return LineChart(
         width, height, axes.path(points),
         markers=[Marker(axes.px(x), axes.py(y), label) for x, y, label in marked],
-        y_ticks=axes.y_ticks(y_ticks, y_format), x_ticks=axes.x_ticks(points[0][0], points[-1][0], x_format),
+        y_ticks=axes.y_ticks(), x_ticks=axes.x_ticks(points[0][0], points[-1][0]),
         plot_right=axes.right, plot_bottom=axes.bottom, last_label=y_format.format(finite[-1][1]),
     )
 
 
-def multi_line_chart(series, *, y_format="{:.3g}", x_format="{:g}", width=WIDTH, height=HEIGHT, y_ticks=4):
+def multi_line_chart(series, *, y_format="{:.3g}", width=WIDTH, height=HEIGHT, y_ticks=5):
     """Several lines on the same axes: `series` is [(label, xs, ys)], each drawn like line_chart's one; the axes
     span all of them. A series with nothing finite keeps its place (and colour) with an empty path."""
     lines = [(label, [(x, y) for x, y in zip(xs, ys) if x is not None]) for label, xs, ys in series]
@@ -155,13 +150,13 @@ def multi_line_chart(series, *, y_format="{:.3g}", x_format="{:g}", width=WIDTH,
     if not any(_finite(y) for _, y in every):
         return MultiLineChart(width, height, [Series(label, "", i) for i, (label, _) in enumerate(lines)],
                               plot_right=width - RIGHT, plot_bottom=height - BOTTOM)
-    axes = _Axes(every, [], width, height)
+    axes = _Axes(every, [], width, height, y_ticks)
     drawn = []
     for index, (label, points) in enumerate(lines):
         finite = [y for _, y in points if _finite(y)]
         drawn.append(Series(label, axes.path(points), index, y_format.format(finite[-1]) if finite else ""))
     xs = [x for x, _ in every]
     return MultiLineChart(
-        width, height, drawn, y_ticks=axes.y_ticks(y_ticks, y_format), x_ticks=axes.x_ticks(min(xs), max(xs), x_format),
+        width, height, drawn, y_ticks=axes.y_ticks(), x_ticks=axes.x_ticks(min(xs), max(xs)),
         plot_right=axes.right, plot_bottom=axes.bottom,
     )

@@ -6,16 +6,17 @@ the status (core.jobs.runner, and the reaper for a job whose worker died).
 """
 from django.db import models
 
-from core.duration import seconds_text
+from core.duration import duration_text
+from core.labels import label
 
 
 class Job(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
+    class Status(models.TextChoices):  # the words are core.labels' (the API's enum descriptions show them)
+        QUEUED = "queued", label("queued")
+        RUNNING = "running", label("running")
+        SUCCEEDED = "succeeded", label("succeeded")
+        FAILED = "failed", label("failed")
+        CANCELLED = "cancelled", label("cancelled")
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
@@ -42,18 +43,18 @@ class Job(models.Model):
         abstract = True
 
     @property
-    def progress(self):
+    def progress(self) -> float:
         """0.0 to 1.0 (0 while the total is unknown)."""
         if self.status == self.Status.SUCCEEDED:
             return 1.0
         return min(1.0, self.done / self.total) if self.total else 0.0
 
     @property
-    def percent(self):
+    def percent(self) -> int:
         return int(self.progress * 100)
 
     @property
-    def progress_text(self):
+    def progress_text(self) -> str:
         """"120 / 400 rows", or a percentage while the total is unknown."""
         if not self.total:
             return f"{self.percent}%"
@@ -91,5 +92,15 @@ class Job(models.Model):
         return None
 
     @property
-    def duration_text(self):
-        return seconds_text(self.duration.total_seconds()) if self.duration is not None else ""
+    def duration_text(self) -> str:
+        """How long it ran, as people read it ("2 min 39 s"); "" until it has ended."""
+        return duration_text(self.duration)
+
+    @property
+    def status_label(self) -> str:
+        """The status in words (core.labels)."""
+        return label(self.status)
+
+    @property
+    def phase_label(self) -> str:
+        return label(self.phase)

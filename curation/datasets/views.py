@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.charts.hbars import hbar_chart, histogram
+from core.jobs.notices import job_message
 from core.roles import requires
 from curation.datasets import versions as datasets
 from curation.datasets.export_jobs import ExportRequestError, start_export
@@ -128,8 +129,8 @@ def dataset_freeze(request):
         if needs_a_job(selection):
             job = start_freeze_job(form.cleaned_data["name"], selection=selection, author=request.user,
                                    description=form.cleaned_data["description"])
-            messages.info(request, f"Freezing {job.total:,} examples as {job.name!r} in the background: "
-                                   "the version appears below once it is ready.")
+            job_message(request, job, f"Freezing {job.total:,} examples as {job.name!r} in the background: "
+                                   "the version appears below once it is ready.", messages.INFO)
             return redirect("curation-datasets")
         frozen = datasets.freeze_version(
             form.cleaned_data["name"], selection=selection, author=request.user,

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from core.jobs.notices import job_message
 from core.roles import requires
 from curation.dedupe.jobs import start_dedupe
 from curation.dedupe.models import DedupeRun, DuplicateCluster
@@ -83,7 +84,7 @@ def duplicate_group(request):
 @requires("curation.add_deduperun")
 def duplicates_run(request):
     run = start_dedupe(f"started by {request.user.get_username()}")
-    messages.success(request, f"Duplicate search #{run.pk} is queued for the worker.")
+    job_message(request, run, f"Duplicate search #{run.pk} is queued for the worker.")
     return redirect("curation-duplicates")
 
 

@@ -7,6 +7,7 @@ GET lists and shows runs (anyone who may view imports); POST starts one (admins)
 """
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from core.api import JOB_FIELDS, CuratedAPI, JobActions
+from core.labels import import_reasons_help, label
 from core.people.tokens import ApiTokenAuthentication
 from curation.imports.ingest import AlreadyImported, ImportOptionError, rescue_record, save_upload, start_import
 from curation.imports.paths import PathRefused, confine
@@ -23,6 +25,7 @@ from curation.models import ImportRun, RejectedRecord, Source
 from curation.sources.plugins import importable_kinds
 
 router = SimpleRouter()
+REASON_HELP = import_reasons_help()
 
 
 class SourceSerializer(serializers.ModelSerializer):
@@ -68,6 +71,7 @@ class ImportRunSerializer(serializers.ModelSerializer):
             "protected_count", "rejected_count", "rejected_by_reason", "warnings", "parser_stats", "created_by",
         ]
         read_only_fields = fields
+        extra_kwargs = {"rejected_by_reason": {"help_text": "{reason: records}, every rejection counted. " + REASON_HELP}}
 
 
 class ImportRunCreateSerializer(serializers.Serializer):
@@ -103,10 +107,17 @@ class ImportRunCreateSerializer(serializers.Serializer):
 
 
 class RejectedRecordSerializer(serializers.ModelSerializer):
+    reason = serializers.CharField(read_only=True, help_text=REASON_HELP)
+    reason_label = serializers.SerializerMethodField(help_text="The reason in words (core.labels).")
+
     class Meta:
         model = RejectedRecord
-        fields = ["id", "external_id", "reason", "turns", "domain", "split", "metadata", "location", "rescued_as"]
+        fields = ["id", "external_id", "reason", "reason_label", "turns", "domain", "split", "metadata", "location",
+                  "rescued_as"]
         read_only_fields = fields
+
+    def get_reason_label(self, record) -> str:
+        return label(record.reason)
 
 
 class RescueSerializer(serializers.Serializer):
@@ -150,6 +161,8 @@ class ImportRunViewSet(JobActions, mixins.ListModelMixin, mixins.RetrieveModelMi
             raise serializers.ValidationError({exc.field or "detail": str(exc)}) from exc
         return Response(ImportRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=RejectedRecordSerializer(many=True),
+                   parameters=[OpenApiParameter("reason", str, description="Only this reason. " + REASON_HELP)])
     @action(detail=True, methods=["get"])
     def rejected(self, request, pk=None):
         """The run's rejected records, `?reason=` to keep one reason."""

@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.jobs.notices import job_message
+from core.labels import label
 from core.markdown import render_markdown
 from core.roles import requires
 from core.views import can_cancel
@@ -122,7 +124,7 @@ def import_list(request):
             except ImportOptionError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             else:
-                messages.success(request, f"Import #{run.pk} of {run.source.name} is queued for the worker.")
+                job_message(request, run, f"Import #{run.pk} of {run.source.name} is queued for the worker.")
                 return redirect("curation-import", pk=run.pk)
     return render(request, "curation/imports.html", {**_runs_context(), "form": form, "can_import": can_import},
                   status=413 if request.method == "POST" and refusal(request) else 200)
@@ -207,7 +209,7 @@ def rerun(request, pk):
     except (CannotLoosen, ImportOptionError) as exc:
         messages.error(request, str(exc))
         return redirect("curation-import", pk=run.pk)
-    messages.success(request, f"Import #{new_run.pk} re-reads {run.source.name} with {reason} loosened.")
+    job_message(request, new_run, f"Import #{new_run.pk} re-reads {run.source.name} with “{label(reason)}” loosened.")
     return redirect("curation-import", pk=new_run.pk)
 
 

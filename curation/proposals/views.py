@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.jobs.notices import job_message
 from core.roles import requires
 from curation.models import Proposal
 from curation.proposals.jobs import DEFAULT_SIZE, MAX_SIZE, ProposalError, accept_proposal, start_proposal
@@ -71,7 +72,7 @@ def proposal_accept(request, pk):
         messages.error(request, str(error))
         return redirect("curation-proposal", pk=pk)
     if job.is_active:
-        messages.info(request, f"Tagging {job.total:,} examples “{proposal.review_tag}” in the background.")
+        job_message(request, job, f"Tagging {job.total:,} examples “{proposal.review_tag}” in the background.", messages.INFO)
     else:
         messages.success(request, f"{job.changed:,} examples tagged “{proposal.review_tag}”: their review queue.")
     return redirect(f"{reverse('curation-review')}?tag={proposal.review_tag}")

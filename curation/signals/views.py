@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.jobs.notices import job_message
 from core.roles import requires
 from core.views import can_cancel
 from curation.models import Example
@@ -63,5 +64,5 @@ def signals_start(request):
     except SignalError as error:
         messages.error(request, str(error))
     else:
-        messages.info(request, f"Signal run #{run.pk} ({run.signal}) is queued.")
+        job_message(request, run, f"Signal run #{run.pk} ({run.signal}) is queued.", messages.INFO)
     return redirect("curation-signals")

@@ -2,6 +2,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core import labels
 from curation.models import Example, Review
 from curation.services import normalize_turns
 from curation.sources import plugins
@@ -10,16 +11,8 @@ from curation.workspace.figures import SPLITS
 MAX_TAGS = 20
 
 # The reasons offered when rejecting, in the order of the keyboard picker (1–8).
-REJECT_REASONS = [
-    ("not_self_contained", "Prompt is not self-contained"),
-    ("low_quality", "Low quality or wrong"),
-    ("off_style", "Off style: first person, links, chatty"),
-    ("refers_elsewhere", "Refers to other answers or the site"),
-    ("unsafe", "Toxic or unsafe"),
-    ("duplicate", "Duplicate"),
-    ("bad_length", "Too long or too short"),
-    ("other", "Other (say why)"),
-]
+# Their words are core.labels' (the same words on the history and in the API); "other" asks for the comment.
+REJECT_REASONS = [(key, "Other (say why)" if key == "other" else labels.label(key)) for key in labels.REVIEW_REASONS]
 
 
 def _clean_turn(text):

@@ -4,9 +4,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.api import JOB_FIELDS, Conflict, as_drf_error
+from core.labels import REVIEW_REASONS, describe
 from curation import services
 from curation.imports.clean_text import first_bad_character
 from curation.models import BulkActionJob, Example, Review, Revision, Source, Turn
+
+REVIEW_REASON_HELP = describe(REVIEW_REASONS) + "."
 
 
 def stale_edit_conflict(error):
@@ -97,6 +100,7 @@ class ReviewSerializer(serializers.ModelSerializer):
         model = Review
         fields = ["id", "example", "revision", "reviewer", "decision", "reason", "comment", "created_at", "version", "split"]
         read_only_fields = ["id", "example", "revision", "reviewer", "created_at"]
+        extra_kwargs = {"reason": {"help_text": "Why the example was rejected (decision reject); usually one of " + REVIEW_REASON_HELP}}
 
     def create(self, validated):
         try:
@@ -138,7 +142,8 @@ class BulkRequestSerializer(serializers.Serializer):
     as_of = serializers.DateTimeField(
         required=False, help_text="With `filter`: when you looked; examples changed or added since are skipped "
                                   "(default: now)")
-    reason = serializers.CharField(required=False, allow_blank=True, help_text="reject: why (required)")
+    reason = serializers.CharField(required=False, allow_blank=True,
+                                   help_text="reject: why (required), usually one of " + REVIEW_REASON_HELP)
     comment = serializers.CharField(required=False, allow_blank=True)
     split = serializers.ChoiceField(choices=Example.Split.choices, required=False, help_text="split: the split")
     tag = serializers.CharField(required=False, allow_blank=True,

@@ -6,6 +6,7 @@ from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.jobs.notices import job_message
 from inference.access import requires
 from inference.endpoints.forms import EndpointForm, ServerForm, key_is_set
 from inference.endpoints.models import ModelEndpoint, ModelServer
@@ -90,7 +91,7 @@ def server_start(request):
         except EndpointActionError as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, f"Model server #{server.pk} ({server.name}) is queued for the gpu worker; it "
+            job_message(request, server, f"Model server #{server.pk} ({server.name}) is queued for the gpu worker; it "
                                       "appears as an endpoint once it answers.")
             return redirect("inference-endpoints")
     return _page(request, server_form=form, status=400)

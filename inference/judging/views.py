@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.jobs.notices import job_message
 from inference.access import get_study_for_user, requires
 from inference.endpoints.models import ModelEndpoint
 from inference.judging.models import JudgeRun
@@ -32,7 +33,7 @@ def judge_start(request, pk):
     except ValueError as error:  # JudgeError, or max_tokens not a number
         messages.error(request, f"The judge run was not started: {error}")
         return redirect("inference-study", pk=study.pk)
-    messages.success(request, f"Judge run #{run.pk} ({endpoint.name}) is queued: both orders of every item.")
+    job_message(request, run, f"Judge run #{run.pk} ({endpoint.name}) is queued: both orders of every item.")
     return redirect(reverse("inference-study", args=[study.pk]) + "#judge")
 
 
@@ -50,7 +51,7 @@ def judge_resume(request, pk, run_pk):
     except JudgeError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Judge run #{run.pk} is queued again: the cache answers what it received.")
+        job_message(request, run, f"Judge run #{run.pk} is queued again: the cache answers what it received.")
     return redirect("inference-study", pk=pk)
 
 

@@ -24,6 +24,26 @@
     document.querySelector("main")?.prepend(box);
   });
 
+  // A flash about a job ("queued for the worker", core.jobs.notices) holds while the job is in the state it
+  // describes: once the job's badge on the page shows another, the status card says what happened instead.
+  function syncJobNotices() {
+    document.querySelectorAll(".flash[data-job]").forEach(function (flash) {
+      const badge = document.querySelector('.badge[data-job="' + flash.dataset.job + '"]');
+      if (badge && badge.dataset.jobStatus !== flash.dataset.jobWas) flash.remove();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", syncJobNotices);
+  document.addEventListener("htmx:afterSettle", syncJobNotices);
+
+  // <div data-focus-on-swap>: a result htmx puts there is brought into view and focused (a check's verdict
+  // under a long form would otherwise arrive below the fold, unseen).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    const target = event.detail.target;
+    if (!target || !target.matches || !target.matches("[data-focus-on-swap]") || !target.textContent.trim()) return;
+    target.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    target.focus({ preventScroll: true });
+  });
+
   // <button data-toggle="#id"> shows or hides an element.
   document.addEventListener("click", function (event) {
     const toggle = event.target.closest("[data-toggle]");

@@ -12,7 +12,13 @@
 
   function textareas() { return Array.from(editors.querySelectorAll("textarea[name=turn]")); }
 
-  function refreshPreview() { window.htmx && htmx.trigger("#preview", "refresh"); }
+  // A request of its own, not htmx.trigger: right after a reload htmx has not processed #preview yet (it does
+  // on DOMContentLoaded, after this deferred script), and a triggered event would go nowhere ("0 chars").
+  function refreshPreview() {
+    if (!window.htmx) return;
+    const preview = document.getElementById("preview");
+    htmx.ajax("POST", preview.getAttribute("hx-post"), { source: form, target: preview, swap: "innerHTML" });
+  }
 
   function updateCounter(textarea) {
     const counter = textarea.closest(".turn-editor").querySelector("[data-counter]");

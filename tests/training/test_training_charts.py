@@ -14,7 +14,7 @@ def test_the_line_spans_the_plot_with_the_lowest_value_at_the_bottom():
     assert points[0][0] == LEFT and points[-1][0] == chart.plot_right
     assert points[0][1] < points[1][1] < points[2][1] <= chart.plot_bottom  # falling loss goes down the page
     assert all(TOP <= y <= chart.plot_bottom for _, y in points)
-    assert [tick.label for tick in chart.x_ticks] == ["1", "3"]
+    assert [tick.label for tick in chart.x_ticks] == ["1", "2", "3"]
 
 
 def test_a_step_without_a_finite_loss_breaks_the_line():
@@ -53,10 +53,24 @@ def test_several_lines_share_the_axes_of_all_their_points():
     assert min(y for _, y in b) >= TOP and max(y for _, y in b) <= chart.plot_bottom  # 1.0 to 6.0 all inside
     assert [part[0] for part in chart.series[1].path.split()] == ["M", "L", "M", "L", "L"]  # the gap at step 3
     assert c == [] and chart.series[2].last_label == "" and chart.series[0].last_label == "2"
-    assert [tick.label for tick in chart.x_ticks] == ["1", "6"]
+    assert [tick.label for tick in chart.x_ticks] == ["1", "2", "3", "4", "5", "6"]
 
 
 def test_several_lines_with_nothing_finite_make_an_empty_chart():
     from core.charts.lines import multi_line_chart
 
     assert multi_line_chart([("a", [1], [None])]).empty and multi_line_chart([]).empty
+
+
+def test_a_loss_that_barely_moves_gets_distinct_round_ticks():
+    chart = line_chart([1, 2, 3, 4], [6.2321, 6.2322, 6.2320, 6.2323])
+    labels = [tick.label for tick in chart.y_ticks]
+    assert len(set(labels)) == len(labels) >= 3
+    positions = [tick.at for tick in chart.y_ticks]
+    assert positions == sorted(positions, reverse=True) and positions[0] == chart.plot_bottom  # lowest at the bottom
+
+
+def test_step_ticks_are_round_numbers_inside_the_run():
+    chart = line_chart(list(range(1, 131)), [1.0] * 130)
+    assert [tick.label for tick in chart.x_ticks] == ["20", "40", "60", "80", "100", "120"]
+    assert len({tick.label for tick in chart.y_ticks}) == len(chart.y_ticks) >= 3  # a flat loss still has an axis

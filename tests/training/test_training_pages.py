@@ -221,7 +221,7 @@ def test_a_runs_page_shows_progress_charts_checkpoints_log_and_lineage(client_of
     assert 'aria-valuenow="50"' in page and "step <b>3</b> of 6" in page
     loss_path = re.search(r'class="line-chart chart-loss".*?<path class="chart-series" d="([^"]+)"', page, re.S).group(1)
     assert loss_path.startswith("M") and loss_path.count("L") == 2  # three steps
-    assert 'class="chart-marker"' in page and "epoch 1: mean loss 5.0000" in page
+    assert 'class="chart-dot"' in page and "epoch 1: mean loss 5.0000" in page
     assert 'class="line-chart chart-lr"' in page
     assert "checkpoint-epoch-01" in page and ">Choose…<" in page and "Cancel training run" in page
     assert "&lt;b&gt;markup&lt;/b&gt;" in page  # the log is text, never markup

@@ -39,7 +39,7 @@ def test_the_list_polls_while_a_run_is_active(client_of, alice, tmp_path):
 
     html = client_of(alice).get("/imports/runs/").content.decode()
 
-    assert 'hx-trigger="every 2s"' in html and "42%" in html and "reading" in html
+    assert 'hx-trigger="every 2s"' in html and "42%" in html and "Reading" in html
 
 
 def test_an_admin_sees_the_upload_form_and_starts_an_import_with_it(
@@ -167,3 +167,21 @@ def test_a_run_that_went_quiet_is_flagged_as_possibly_stalled(client_of, bob, fi
     html = client_of(bob).get(f"/imports/{finished_run.pk}/").content.decode()
 
     assert "may have stopped" in html
+
+
+def test_reasons_read_as_words_on_the_list_the_run_and_the_rule_report(client_of, alice, bob, finished_run):
+    import re
+
+    listing = client_of(bob).get("/imports/").content.decode()
+    chips = re.findall(r'<span class="reason-label">([^<]*)</span>', listing)
+    assert set(chips) == {"Answer too short", "No answer", "Answer score below 10"}
+
+    detail = client_of(alice).get(f"/imports/{finished_run.pk}/").content.decode()
+    names = re.findall(r'class="reason-name"[^>]*>([^<]*)<', detail)
+    assert "Answer score below 10" in names and "Answer too short" in names
+    assert not [name for name in names if "_" in name]  # no raw key where words belong
+    assert "<strong>No answer</strong> <code class=\"reason-key\">no_answer</code>" in detail  # the rule report
+    # the reasons table: a header per column, each numeric column's header and cells right-aligned alike
+    table = detail[detail.index('class="table reasons-table"'):detail.index("</table>", detail.index("reasons-table"))]
+    assert table.count("<col ") == 4 and table.count('<th scope="col"') == 4
+    assert table.count('<th scope="col" class="num">') == 2 and 'class="num"' in table.split("<tbody>")[1]
