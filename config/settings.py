@@ -409,5 +409,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["client_errors_without_traceback"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Django's own console handler would print each of its records a second time (they reach the root's too).
-    "loggers": {"django": {"handlers": [], "propagate": True}},
+    # The endpoint client's HTTP library logs every request at INFO: a generation run would write a line a prompt.
+    "loggers": {"django": {"handlers": [], "propagate": True},
+                "httpx2": {"level": "WARNING"}, "httpcore2": {"level": "WARNING"}},
 }

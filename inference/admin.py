@@ -1,6 +1,31 @@
 from django.contrib import admin
 
-from inference.models import DraftRun, Generation, GenerationRun, Judgment, Rating, Study, StudyItem, StudyRun
+from inference.models import (
+    DraftRun,
+    Generation,
+    GenerationRun,
+    Judgment,
+    ModelEndpoint,
+    ModelServer,
+    Rating,
+    Study,
+    StudyItem,
+    StudyRun,
+)
+
+
+@admin.register(ModelEndpoint)
+class ModelEndpointAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "model", "base_url", "api_key_env", "concurrency")
+    search_fields = ("name", "model", "base_url")
+    raw_id_fields = ("checkpoint",)
+
+
+@admin.register(ModelServer)
+class ModelServerAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "status", "host", "port", "endpoint", "created_at")
+    list_filter = ("status",)
+    raw_id_fields = ("checkpoint", "endpoint", "created_by")
 
 
 @admin.register(GenerationRun)
@@ -8,7 +33,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "kind", "status", "dataset_version", "split", "done", "total", "created_at")
     list_filter = ("kind", "status", "split")
     search_fields = ("name",)
-    raw_id_fields = ("checkpoint", "dataset_version", "created_by")
+    raw_id_fields = ("checkpoint", "dataset_version", "created_by", "endpoint")
 
 
 @admin.register(DraftRun)

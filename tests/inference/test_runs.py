@@ -314,3 +314,5 @@ def test_a_run_on_the_gpu_queue_completes_with_its_generations(celery_worker, ti
     assert all(g.model_name == "tiny run · epoch 5" for g in generations)
     assert {g.dataset_item.split for g in generations} == {"test"}
     assert run.started_at and run.finished_at and run.model_path == str(tiny_checkpoint)
+    assert all(g.finish_reason in ("stop", "length") and g.completion_tokens for g in generations)
+    assert run.completion_tokens == sum(g.completion_tokens for g in generations) and run.prompt_tokens > 0

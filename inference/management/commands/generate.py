@@ -20,6 +20,7 @@ class Command(BaseCommand):
         model = parser.add_mutually_exclusive_group(required=True)
         model.add_argument("--checkpoint", type=int, help="a training checkpoint's id")
         model.add_argument("--model", help="a model folder (save_pretrained layout, with the chat tokens)")
+        model.add_argument("--endpoint", help="a model endpoint's id or name (see /endpoints/)")
         prompts = parser.add_mutually_exclusive_group(required=True)
         prompts.add_argument("--dataset-version", type=int, help="a ready dataset version's id")
         prompts.add_argument("--prompts", help="a JSONL of {'conversations': [...], 'id'?}")
@@ -35,7 +36,15 @@ class Command(BaseCommand):
         parser.add_argument("--queue", action="store_true", help="hand the run to the gpu worker and return")
 
     def handle(self, *args, **o):
-        checkpoint = version = None
+        checkpoint = version = endpoint = None
+        if o["endpoint"]:
+            from inference.endpoints.models import ModelEndpoint
+
+            found = ModelEndpoint.objects.filter(pk=int(o["endpoint"])) if o["endpoint"].isdigit() else \
+                ModelEndpoint.objects.filter(name=o["endpoint"])
+            endpoint = found.first()
+            if endpoint is None:
+                raise CommandError(f"No model endpoint {o['endpoint']!r}.")
         if o["checkpoint"] is not None:
             checkpoint = Checkpoint.objects.filter(pk=o["checkpoint"]).first()
             if checkpoint is None:
@@ -53,12 +62,12 @@ class Command(BaseCommand):
                     "repetition_penalty": o["repetition_penalty"], "max_new_tokens": o["max_new_tokens"],
                     "do_sample": not o["greedy"],
                 }),
-                seed=o["seed"], batch_size=o["batch_size"], run_async=o["queue"],
+                seed=o["seed"], batch_size=o["batch_size"], run_async=o["queue"], endpoint=endpoint,
             )
         except GenerationError as error:
             raise CommandError(str(error)) from error
         if o["queue"]:
-            self.stdout.write(f"Generation #{run.pk} is queued for the gpu worker.")
+            self.stdout.write(f"Generation #{run.pk} is queued for the {'default' if endpoint else 'gpu'} worker.")
             return
         if run.status != GenerationRun.Status.SUCCEEDED:
             raise CommandError(f"Generation #{run.pk} {run.status}: {run.error}")
