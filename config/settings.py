@@ -183,6 +183,11 @@ JOB_REAPER_SECONDS = env_float("JOB_REAPER_SECONDS", 60.0)
 JOB_KILL_GRACE_SECONDS = env_float("JOB_KILL_GRACE_SECONDS", 10.0)
 # Versions of more examples than this are frozen by a background job; smaller ones in the request.
 FREEZE_JOB_MIN_EXAMPLES = env_int("FREEZE_JOB_MIN_EXAMPLES", 2000)
+# --- /healthz/?full=1 (core.health): queues that must have a live worker (503 otherwise), the seconds each check
+# waits for the broker and the workers' answers, and the free space under MEDIA_ROOT below which it is down.
+HEALTHZ_QUEUES = env_list("HEALTHZ_QUEUES", ["default", "gpu"])
+HEALTHZ_TIMEOUT = env_float("HEALTHZ_TIMEOUT", 1.0)
+HEALTHZ_MIN_FREE_MB = env_int("HEALTHZ_MIN_FREE_MB", 1024)
 CELERY_BEAT_SCHEDULE = {
     "reap-dead-jobs": {"task": "core.reap_jobs", "schedule": JOB_REAPER_SECONDS, "options": {"queue": "default"}},
 }
@@ -306,6 +311,7 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]  # probes speak plain HTTP to the container
 
 LOGGING = {
     "version": 1,
