@@ -142,6 +142,7 @@ STORAGES = {
 
 # --- Redis: broker, results and cache when REDIS_URL is set; otherwise nothing needs a server.
 REDIS_URL = env_str("REDIS_URL")
+CACHE_TIMEOUT = env_float("CACHE_TIMEOUT", 0.5)
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -149,7 +150,9 @@ if REDIS_URL:
     # Late-acknowledged training tasks run for hours: a message is redelivered only after a day unacknowledged
     # (the task's atomic queued->running claim makes a redelivery harmless anyway).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 24 * 3600}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A cache outage degrades to computing (core.cache), after at most CACHE_TIMEOUT seconds of waiting for Redis.
+    CACHES = {"default": {"BACKEND": "core.cache.DegradingRedisCache", "LOCATION": REDIS_URL, "OPTIONS": {
+        "socket_connect_timeout": CACHE_TIMEOUT, "socket_timeout": CACHE_TIMEOUT}}}
 else:
     # kombu's filesystem transport: a real broker shared by the web process and the worker through a folder.
     CELERY_BROKER_URL = "filesystem://"

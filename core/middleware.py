@@ -4,7 +4,8 @@ from django.http import HttpResponseBadRequest, JsonResponse
 
 class RefuseNulInQuery:
     """A NUL character in a query parameter answers 400 naming the parameter. PostgreSQL cannot hold one in text,
-    so it would reach the database as a filter or a search and fail there with a 500."""
+    so it would reach the database as a filter or a search and fail there with a 500. A view that finds a
+    parameter of the wrong type raises core.params.BadParameter, answered here the same way."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -18,3 +19,13 @@ class RefuseNulInQuery:
                     return JsonResponse({"detail": message, "field": shown}, status=400)
                 return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        """A parameter of the wrong type (core.params.BadParameter), found by the view: 400 in the same words."""
+        from core.params import BadParameter
+
+        if not isinstance(exception, BadParameter):
+            return None
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": str(exception), "field": exception.name}, status=400)
+        return HttpResponseBadRequest(str(exception), content_type="text/plain; charset=utf-8")

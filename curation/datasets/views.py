@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.charts.hbars import hbar_chart, histogram
+from core.params import is_id
 from core.roles import requires
 from curation.datasets import versions as datasets
 from curation.datasets.export_jobs import ExportRequestError, start_export
@@ -232,7 +233,7 @@ def dataset_exports(request, pk):
 def dataset_compare(request, pk):
     """The compare form's target: /datasets/<pk>/compare/?other=<id> -> the diff page."""
     other = request.GET.get("other", "")
-    if not other.isdigit():
+    if not is_id(other):
         messages.error(request, "Choose a version to compare with.")
         return redirect("curation-dataset", pk=pk)
     return redirect("curation-dataset-diff", pk=pk, other=int(other))

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.params import is_id
 from curation.models import Example
 from curation.workspace.table import with_tag
 
@@ -92,7 +93,7 @@ class QueueFilters:
         if values["flag"] not in {"", *FLAGS}:
             values["flag"] = ""
         for numeric in ("source", "import_run"):
-            if not values[numeric].isdigit():
+            if not is_id(values[numeric]):
                 values[numeric] = ""
         return cls(**values)
 
