@@ -1,4 +1,4 @@
-"""Requests refused before any view reads them."""
+"""Requests answered or refused before any view reads them."""
 from django.http import HttpResponseBadRequest, JsonResponse
 
 
@@ -29,3 +29,20 @@ class RefuseNulInQuery:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": str(exception), "field": exception.name}, status=400)
         return HttpResponseBadRequest(str(exception), content_type="text/plain; charset=utf-8")
+
+
+class HealthProbe:
+    """/healthz/ answered first, before the host check and the HTTPS redirect: a load balancer or a container's
+    own probe asks by IP over plain HTTP, with a Host header ALLOWED_HOSTS need not list. It shows no page."""
+
+    PATHS = ("/healthz", "/healthz/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info in self.PATHS:
+            from core.views import healthz
+
+            return healthz(request)
+        return self.get_response(request)

@@ -114,3 +114,11 @@ def test_the_default_queues_are_default_and_gpu(client, settings):
     settings.HEALTHZ_TIMEOUT = 0.2
     body = client.get("/healthz/", {"full": 1}).json()
     assert {"default", "gpu"} <= set(body["checks"]["workers"]["queues"])
+
+
+def test_a_probe_by_ip_over_plain_http_is_answered_before_the_host_check_and_the_https_redirect(client, settings):
+    settings.ALLOWED_HOSTS = ["studio.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/healthz/", HTTP_HOST="10.0.0.7:8000")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    assert client.get("/review/", HTTP_HOST="10.0.0.7:8000").status_code == 400  # every other page still checks
