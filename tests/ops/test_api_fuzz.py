@@ -19,7 +19,11 @@ pytestmark = pytest.mark.django_db
 def _schema():
     from config.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/schema/", application)
+    loaded = schemathesis.openapi.from_wsgi("/api/schema/", application)
+    # Bounded: no extra requests with methods an operation does not have (DRF answers them 405 by itself;
+    # tests/curation/test_schema.py still tries them on the curation paths).
+    loaded.config.phases.coverage.unexpected_methods = set()
+    return loaded
 
 
 schema = _schema()
@@ -66,7 +70,7 @@ def _confine_server_paths(case, server_file):
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_no_operation_answers_with_a_server_error(case, seeded, confined, wsgi_keeps_the_test_connection):
     _confine_server_paths(case, confined)
     case.call_and_validate(headers={"Authorization": f"Token {seeded}"}, checks=[not_a_server_error])
