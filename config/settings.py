@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.HealthProbe",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -152,6 +153,7 @@ STORAGES = {
 
 # --- Redis: broker, results and cache when REDIS_URL is set; otherwise nothing needs a server.
 REDIS_URL = env_str("REDIS_URL")
+CACHE_TIMEOUT = env_float("CACHE_TIMEOUT", 0.5)
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -159,7 +161,9 @@ if REDIS_URL:
     # Late-acknowledged training tasks run for hours: a message is redelivered only after a day unacknowledged
     # (the task's atomic queued->running claim makes a redelivery harmless anyway).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 24 * 3600}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A cache outage degrades to computing (core.cache), after at most CACHE_TIMEOUT seconds of waiting for Redis.
+    CACHES = {"default": {"BACKEND": "core.cache.DegradingRedisCache", "LOCATION": REDIS_URL, "OPTIONS": {
+        "socket_connect_timeout": CACHE_TIMEOUT, "socket_timeout": CACHE_TIMEOUT}}}
 else:
     # kombu's filesystem transport: a real broker shared by the web process and the worker through a folder.
     CELERY_BROKER_URL = "filesystem://"
@@ -193,6 +197,11 @@ JOB_REAPER_SECONDS = env_float("JOB_REAPER_SECONDS", 60.0)
 JOB_KILL_GRACE_SECONDS = env_float("JOB_KILL_GRACE_SECONDS", 10.0)
 # Versions of more examples than this are frozen by a background job; smaller ones in the request.
 FREEZE_JOB_MIN_EXAMPLES = env_int("FREEZE_JOB_MIN_EXAMPLES", 2000)
+# --- /healthz/?full=1 (core.health): queues that must have a live worker (503 otherwise), the seconds each check
+# waits for the broker and the workers' answers, and the free space under MEDIA_ROOT below which it is down.
+HEALTHZ_QUEUES = env_list("HEALTHZ_QUEUES", ["default", "gpu"])
+HEALTHZ_TIMEOUT = env_float("HEALTHZ_TIMEOUT", 1.0)
+HEALTHZ_MIN_FREE_MB = env_int("HEALTHZ_MIN_FREE_MB", 1024)
 CELERY_BEAT_SCHEDULE = {
     "reap-dead-jobs": {"task": "core.reap_jobs", "schedule": JOB_REAPER_SECONDS, "options": {"queue": "default"}},
 }
@@ -391,15 +400,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
 }
 
-# --- Production hardening: `manage.py check --deploy` is clean when DEBUG is off.
+# --- Production hardening: `manage.py check --deploy` is clean when DEBUG is off (README: Running in production).
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # The header the proxy in front sets to "https" (empty: trust none, when nothing in front sets it reliably).
+    _proxy_header = env_str("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https") if _proxy_header else None
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 LOGGING = {

@@ -2,22 +2,30 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from core import health
 from core.jobs.kinds import KINDS
 from core.jobs.notices import job_message
 from core.jobs.runner import JobStateError, cancel
 
+FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False, "": False}
 
+
+@never_cache
 def healthz(request):
-    """Liveness for load balancers and compose: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """The probe (no login, no secrets): `/healthz/` is liveness (the database answers) for load balancers;
+    `/healthz/?full=1` checks the database, the broker, a worker on each queue and free disk (core.health).
+    200 when every required part is up, 503 otherwise, with the same JSON either way."""
+    full = request.GET.get("full", "0").strip().lower()
+    if full not in FLAGS:
+        return JsonResponse({"detail": "full: 1 (every check) or 0 (the database only)."}, status=400)
+    ok, checks = health.readiness() if FLAGS[full] else health.liveness()
+    return JsonResponse({"status": "ok" if ok else "down", "checks": checks}, status=200 if ok else 503)
 
 
 def can_cancel(user, job):

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.jobs.notices import job_message
 from core.markdown import render_markdown
+from core.params import is_id
 from curation.models import Example
 from inference import drafts, playground, results, studies
 from inference.access import (
@@ -249,7 +250,7 @@ def study_list(request):
 @require_http_methods(["GET", "POST"])
 @requires("inference.add_study")
 def study_new(request):
-    chosen = [int(pk) for pk in request.GET.get("runs", "").split(",") if pk.strip().isdigit()]
+    chosen = [int(pk) for pk in request.GET.get("runs", "").split(",") if is_id(pk)]
     pending = GenerationRun.objects.filter(pk__in=chosen).exclude(status=GenerationRun.Status.SUCCEEDED)
     if request.method == "POST":
         form = StudyForm(request.POST)

@@ -13,6 +13,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from core.params import is_id
 from core.people.tokens import ApiTokenAuthentication
 from training.models import Checkpoint
 from training.serializers import (
@@ -132,7 +133,7 @@ class CheckpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         checkpoints = Checkpoint.objects.select_related("run").order_by("-run_id", "epoch")
         run = self.request.query_params.get("run")
         if run:
-            checkpoints = checkpoints.filter(run_id=run) if run.isdigit() else checkpoints.none()
+            checkpoints = checkpoints.filter(run_id=int(run)) if is_id(run) else checkpoints.none()
         if self.request.query_params.get("chosen") in ("1", "true"):
             checkpoints = checkpoints.filter(run__chosen_checkpoint=F("pk"))
         return checkpoints

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.jobs.notices import job_message
+from core.params import id_param, is_id
 from curation.models import DatasetVersion
 from training import charts
 from training.forms import TrainingRunForm, batch_warning, trainable_versions
@@ -130,7 +131,7 @@ def run_choose(request, pk):
 def run_compare(request):
     """The loss curves of the runs given as ?runs=1&runs=2 on one chart, and what differs between them."""
     require(request.user, VIEW)
-    ids = list(dict.fromkeys(_int(value, 0) for value in request.GET.getlist("runs")))[:MAX_COMPARED]
+    ids = list(dict.fromkeys(int(value) for value in request.GET.getlist("runs") if is_id(value)))[:MAX_COMPARED]
     found = {run.pk: run for run in runs_for_listing().filter(pk__in=ids)}
     runs = [found[pk] for pk in ids if pk in found]
     context = {
@@ -204,7 +205,7 @@ def data_rows(report):
 def mask_preview(request):
     """One train conversation of the chosen version as the engine encodes it, trained tokens marked."""
     require(request.user, START)
-    version = DatasetVersion.objects.filter(pk=request.GET.get("dataset_version") or 0).first()
+    version = DatasetVersion.objects.filter(pk=id_param(request.GET, "dataset_version", 0)).first()
     items = list(version.items.filter(split="train").select_related("revision").order_by("pk")) if version else []
     if not items:
         return render(request, "training/_mask_preview.html", {"problem": "Choose a dataset version with train examples."})

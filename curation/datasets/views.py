@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.charts.hbars import hbar_chart, histogram
 from core.jobs.notices import job_message
+from core.params import is_id
 from core.roles import requires
 from curation.datasets import versions as datasets
 from curation.datasets.export_jobs import ExportRequestError, start_export
@@ -233,7 +234,7 @@ def dataset_exports(request, pk):
 def dataset_compare(request, pk):
     """The compare form's target: /datasets/<pk>/compare/?other=<id> -> the diff page."""
     other = request.GET.get("other", "")
-    if not other.isdigit():
+    if not is_id(other):
         messages.error(request, "Choose a version to compare with.")
         return redirect("curation-dataset", pk=pk)
     return redirect("curation-dataset-diff", pk=pk, other=int(other))

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import CuratedAPI
+from core.params import is_id
 from curation.models import Example
 from curation.signals.search import semantic_search, similar_examples
 
@@ -23,7 +24,7 @@ K = OpenApiParameter("k", int, description="How many (default 10, at most SIGNAL
 
 def _k(request):
     raw = request.query_params.get("k", "10")
-    if not raw.isdigit() or not 0 < int(raw) <= settings.SIGNALS_MAX_K:
+    if not is_id(raw) or not 0 < int(raw) <= settings.SIGNALS_MAX_K:
         raise ValidationError({"k": f"k must be a whole number from 1 to {settings.SIGNALS_MAX_K}."})
     return int(raw)
 

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.jobs.notices import job_message
+from core.params import is_id
 from core.roles import requires
 from core.views import can_cancel
 from curation.models import Example
@@ -27,7 +28,7 @@ SIGNAL_HELP = {
 def similar_panel(request, pk):
     example = get_example_for_user(request, pk)
     k = request.GET.get("k", "")
-    k = int(k) if k.isdigit() and 0 < int(k) <= 50 else 5
+    k = int(k) if is_id(k) and 0 < int(k) <= 50 else 5
     error = ""
     try:
         hits = similar_examples(example, k=k)

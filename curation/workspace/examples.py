@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.params import is_id
 from curation.dedupe.clusters import near_duplicates_of
 from curation.services import StaleEdit, edit_example, revert_example
 from curation.workspace import review
@@ -36,7 +37,7 @@ def _diff_context(example, a, b):
 
 
 def _number(value):
-    return int(value) if str(value or "").isdigit() else None
+    return int(value) if is_id(value) else None
 
 
 @require_GET

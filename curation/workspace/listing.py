@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from core.params import is_id
 from core.roles import requires
 from core.views import can_cancel
 from curation.models import BulkActionJob, Example, ImportRun, Source
@@ -60,7 +61,7 @@ def _headers(sort, columns, filters, size):
 
 def _page_size(request):
     value = request.GET.get("size", "")
-    return int(value) if value.isdigit() and int(value) in PAGE_SIZES else None
+    return int(value) if is_id(value) and int(value) in PAGE_SIZES else None
 
 
 def _results_context(request):

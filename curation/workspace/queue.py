@@ -24,6 +24,7 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from core import cached
+from core.params import is_id
 from curation.models import Example, Turn
 from curation.workspace.table import with_tag
 
@@ -152,7 +153,7 @@ class QueueFilters:
         if values["flag"] not in {"", *FLAGS}:
             values["flag"] = ""
         for numeric in ("source", "import_run"):
-            if not values[numeric].isdigit():
+            if not is_id(values[numeric]):
                 values[numeric] = ""
         return cls(**values)
 

@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from core import cached
+from core.params import id_param
 from curation.dedupe.clusters import near_duplicates_of
 from curation.models import Example, ImportRun, Source
 from curation.services import StaleEdit, edit_example, review_example
@@ -102,8 +103,8 @@ def review_item(request, pk):
 def review_step(request):
     """j / k: the next (or previous) free item; at either end the current item stays, with a note."""
     filters = review_queue.QueueFilters.from_query(request.GET)
-    after, before = request.GET.get("after", ""), request.GET.get("before", "")
-    current = int(after or before or 0)
+    after, before = id_param(request.GET, "after"), id_param(request.GET, "before")
+    current = after or before or 0
     if before:
         example = review_queue.claim_next(request.user, filters, before=current)
     else:

@@ -23,6 +23,7 @@ from django.db import OperationalError, connections, transaction
 from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, Value, When
 from django.db.models.expressions import RawSQL
 
+from core.params import is_id
 from curation.datasets.versions import MAX_ID
 from curation.models import Example, Review, Revision
 from curation.workspace import registry
@@ -96,10 +97,10 @@ class TableFilters:
             if value and choices is not None and value not in choices:
                 errors[spec.name] = f"Unknown {spec.name} {value!r}: choose one of {', '.join(choices)}."
                 value = spec.default
-            if spec.name in ("source", "import_run") and value.isdigit() and int(value) > MAX_ID:
+            if spec.name in ("source", "import_run") and value.isdigit() and not is_id(value):
                 errors[spec.name] = f"No {spec.name.replace('_', ' ')} has the id {value}."
                 value = ""
-            if spec.name == "import_run" and value and not value.isdigit():
+            if spec.name == "import_run" and value and not value.isdigit():  # (isdigit: "²" was refused above)
                 errors[spec.name] = "An import run is given by its id."
                 value = ""
             values[spec.name] = value or spec.default

@@ -2,6 +2,7 @@
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.params import is_id
 from curation.models import Example
 from curation.services import create_example, manual_source
 from curation.workspace.access import requires
@@ -26,7 +27,7 @@ def write(request):
     else:
         form = WriteForm()
     saved = Example.objects.filter(pk=request.GET.get("saved", "") or 0, created_by=request.user).first() \
-        if str(request.GET.get("saved", "")).isdigit() else None
+        if is_id(request.GET.get("saved", "")) else None
     context = {"form": form, "texts": form.turn_texts, "turns": shown_turns(form.turn_texts),
                "domains": _domains(), "saved": saved, "has_input": request.method == "POST"}
     return render(request, "curation/write.html", context, status=422 if form.errors else 200)

@@ -15,7 +15,7 @@ def iter_json_objects(path, error: type[Exception] = ValueError, label: str | No
     path = Path(path)
     label = label or str(path)
     try:
-        lines = path.open(encoding="utf-8")
+        lines = path.open("rb")  # decoded line by line, so that bytes that are not UTF-8 are named by their line
     except OSError as reason:
         raise error(f"{path}: cannot read it ({reason.strerror or reason})") from None
     with lines:
@@ -23,6 +23,11 @@ def iter_json_objects(path, error: type[Exception] = ValueError, label: str | No
             if not line.strip():
                 continue
             where = f"{label}:{number}"
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as reason:
+                raise error(f"{where}: not UTF-8 text (byte {reason.start + 1} of the line is 0x{line[reason.start]:02x});"
+                            " save the file as UTF-8") from None
             try:
                 row = json.loads(line)
             except ValueError as reason:
