@@ -4,5 +4,6 @@ from core import views
 
 urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
+    path("preferences/theme/", views.theme_choose, name="theme-choose"),
     path("jobs/<str:label>/<int:pk>/cancel/", views.job_cancel, name="job-cancel"),
 ]
