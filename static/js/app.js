@@ -133,3 +133,45 @@
       });
   });
 }());
+
+// A box that scrolls (a wide table in its card on a phone, a long prompt) can be reached and scrolled with the
+// keyboard: it takes focus when nothing inside it can.
+(function () {
+  "use strict";
+  const FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+  function scrolls(element, style) {
+    const x = /(auto|scroll)/.test(style.overflowX) && element.scrollWidth > element.clientWidth + 1;
+    const y = /(auto|scroll)/.test(style.overflowY) && element.scrollHeight > element.clientHeight + 1;
+    return x || y;
+  }
+  function markScrollable(root) {
+    const scope = root && root.querySelectorAll ? root : document;
+    const main = document.getElementById("main");
+    if (!main) return;
+    const candidates = scope === document ? main.querySelectorAll("*") : [scope, ...scope.querySelectorAll("*")];
+    for (const element of candidates) {
+      if (element.hasAttribute("data-scroll-focus")) {
+        if (!scrolls(element, getComputedStyle(element))) {
+          element.removeAttribute("tabindex");
+          element.removeAttribute("data-scroll-focus");
+        }
+        continue;
+      }
+      if (element.hasAttribute("tabindex") || element.matches("svg *, textarea, select, pre *")) continue;
+      const style = getComputedStyle(element);
+      if (style.overflowX === "visible" && style.overflowY === "visible") continue;
+      if (scrolls(element, style) && !element.querySelector(FOCUSABLE)) {
+        element.setAttribute("tabindex", "0");
+        element.setAttribute("data-scroll-focus", "");
+      }
+    }
+  }
+  window.lima.markScrollable = markScrollable;
+  document.addEventListener("DOMContentLoaded", function () { markScrollable(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { markScrollable(event.detail.target); });
+  let pending = 0;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(function () { markScrollable(document); }, 200);
+  });
+}());

@@ -3,6 +3,7 @@ dataset versions, a finished training run with a loss series and checkpoints, a 
 a pairwise and a rating study with labels, a proposal. Rows are made directly or by the real verbs run inline."""
 from django.utils import timezone
 
+from curation.datasets.versions import freeze_version
 from curation.demo_data import load_demo_dataset
 from curation.imports.ingest import start_import
 from curation.models import Example
@@ -41,8 +42,8 @@ def build(admin, annotator, shared_data):
     load_demo_dataset(author=admin)
     imported = start_import("stackexchange", shared_data / "stackexchange" / "coffee_2015",
                             options={"rejected_sample": "all"}, user=admin, run_async=False)
-    first = frozen_version(CHATS, name="lima v1")
-    second = frozen_version(CHATS[:1] + [["Is tea a drink?", "Yes."]], name="lima v2")
+    first = freeze_version("lima v1", author=admin, description="Every approved example").version
+    second = frozen_version(CHATS, name="lima v0")
     training = finished_training_run(first)
     kestrel = make_run("Kestrel-65B", {k: f"**Certainly.** A careful answer to: {p}" for k, p in PROMPTS.items()},
                        prompts=PROMPTS)
