@@ -120,7 +120,7 @@ def test_every_page_has_no_serious_accessibility_violation(browser, live_server,
         cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
         for theme in THEMES:
             set_theme(user, theme)
-            for width_name, viewport in WIDTHS.items():
+            for viewport in WIDTHS.values():
                 tag = f"{role}/{viewport['width']}px/{theme}"
                 shots = root / f"{role}-{viewport['width']}-{theme}"
                 shots.mkdir(parents=True, exist_ok=True)
