@@ -2,7 +2,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -12,6 +12,7 @@ from core import health
 from core.jobs.kinds import KINDS
 from core.jobs.notices import job_message
 from core.jobs.runner import JobStateError, cancel
+from core.theme import set_theme
 
 FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False, "": False}
 
@@ -50,6 +51,22 @@ def job_cancel(request, label, pk):
     else:
         job_message(request, job, f"{kind.noun.capitalize()} #{job.pk} was cancelled." if job.status == job.Status.CANCELLED
                     else f"Stopping {kind.noun} #{job.pk}: its worker stops it within a few seconds.", messages.INFO)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = "/"
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def theme_choose(request):
+    """The header's theme toggle: stored on the user, then back to the page it was pressed on."""
+    try:
+        set_theme(request.user, request.POST.get("theme", ""))
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error))
+    if request.headers.get("HX-Request") or request.headers.get("Accept") == "application/json":
+        return JsonResponse({"theme": request.POST["theme"]})
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         target = "/"

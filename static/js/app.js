@@ -102,3 +102,96 @@
     }
   });
 })();
+
+// The header: the menu button opens the collapsed nav; the account menu closes on Esc or a click elsewhere; the
+// theme buttons apply at once and store the choice on the user (without scripts they post the form and reload).
+(function () {
+  "use strict";
+  const root = document.documentElement;
+  const toggle = document.querySelector(".nav-toggle");
+  function setOpen(open) {
+    root.classList.toggle("nav-open", open);
+    if (toggle) toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  toggle?.addEventListener("click", function () { setOpen(!root.classList.contains("nav-open")); });
+  let pending = 0;
+  window.addEventListener("resize", function () {
+    cancelAnimationFrame(pending);
+    pending = requestAnimationFrame(function () {
+      window.limaFitNav?.();
+      if (!root.classList.contains("nav-collapsed")) setOpen(false);
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const menu = document.querySelector(".usermenu[open]");
+    if (menu) { menu.open = false; menu.querySelector("summary").focus(); return; }
+    if (root.classList.contains("nav-open") && event.target.closest?.(".topbar")) { setOpen(false); toggle?.focus(); }
+  });
+  document.addEventListener("click", function (event) {
+    const menu = document.querySelector(".usermenu[open]");
+    if (menu && !menu.contains(event.target)) menu.open = false;
+  });
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("[data-theme-form]");
+    if (!form || !event.submitter || !window.fetch) return;
+    event.preventDefault();
+    const theme = event.submitter.value;
+    const body = new FormData(form);
+    body.set("theme", theme);
+    root.dataset.theme = theme;
+    form.querySelectorAll("button[name=theme]").forEach(function (button) {
+      button.setAttribute("aria-pressed", button.value === theme ? "true" : "false");
+    });
+    fetch(form.action, { method: "POST", body: body, headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) { if (!response.ok) throw new Error(String(response.status)); })
+      .catch(function () {
+        const field = Object.assign(document.createElement("input"), { type: "hidden", name: "theme", value: theme });
+        form.append(field);
+        form.submit();
+      });
+  });
+}());
+
+// A box that scrolls (a wide table in its card on a phone, a long prompt) can be reached and scrolled with the
+// keyboard: it takes focus when nothing inside it can.
+(function () {
+  "use strict";
+  const FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+  function scrolls(element, style) {
+    const x = /(auto|scroll)/.test(style.overflowX) && element.scrollWidth > element.clientWidth + 1;
+    const y = /(auto|scroll)/.test(style.overflowY) && element.scrollHeight > element.clientHeight + 1;
+    return x || y;
+  }
+  function markScrollable(root) {
+    const scope = root && root.querySelectorAll ? root : document;
+    const main = document.getElementById("main");
+    if (!main) return;
+    const candidates = scope === document ? main.querySelectorAll("*") : [scope, ...scope.querySelectorAll("*")];
+    for (const element of candidates) {
+      if (element.hasAttribute("data-scroll-focus")) {
+        if (!scrolls(element, getComputedStyle(element))) {
+          element.removeAttribute("tabindex");
+          element.removeAttribute("data-scroll-focus");
+        }
+        continue;
+      }
+      if (element.hasAttribute("tabindex") || element.matches("svg *, textarea, select, pre *")) continue;
+      const style = getComputedStyle(element);
+      if (style.overflowX === "visible" && style.overflowY === "visible") continue;
+      if (scrolls(element, style) && !element.querySelector(FOCUSABLE)) {
+        element.setAttribute("tabindex", "0");
+        element.setAttribute("data-scroll-focus", "");
+      }
+    }
+  }
+  window.lima.markScrollable = markScrollable;
+  document.addEventListener("DOMContentLoaded", function () { markScrollable(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { markScrollable(event.detail.target); });
+  let pending = 0;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(function () { markScrollable(document); }, 200);
+  });
+}());

@@ -94,7 +94,8 @@ def test_an_admin_invites_an_annotator_who_accepts_and_works(browser, live_serve
 def test_a_user_makes_and_revokes_an_api_token(page, live_server, log_in, bob):
     log_in(page, bob)
     page.goto(live_server.url + "/review/")
-    page.locator(".topbar .user-name").click()
+    page.locator(".usermenu summary").click()
+    page.get_by_role("link", name="API tokens and password").click()
     expect(page.get_by_role("heading", name="Your API tokens")).to_be_visible()
     page.get_by_label("Name").fill("nightly export")
     page.get_by_role("button", name="Make token").click()
