@@ -3,12 +3,14 @@ dataset versions, a finished training run with a loss series and checkpoints, a 
 a pairwise and a rating study with labels, a proposal. Rows are made directly or by the real verbs run inline."""
 from django.utils import timezone
 
+from core.people.services import invite_user
+from core.people.tokens import issue_token
 from curation.datasets.versions import freeze_version
 from curation.demo_data import load_demo_dataset
 from curation.imports.ingest import start_import
 from curation.models import Example
 from curation.proposals.jobs import start_proposal
-from inference.models import DraftRun
+from inference.models import DraftRun, ModelEndpoint
 from inference.studies import create_study, record_label
 from tests.inference.builders import make_run
 from tests.training.runs_helpers import frozen_version
@@ -65,7 +67,12 @@ def build(admin, annotator, shared_data):
         proposal = start_proposal(size=5, run_async=False, author=admin)
     except Exception as error:  # noqa: BLE001 - the page must still be visited; say why it has no result
         raise AssertionError(f"the proposal for the a11y state failed: {error}") from error
+    endpoint = ModelEndpoint.objects.create(name="GPT-4 (baseline)", base_url="http://127.0.0.1:9/v1", model="gpt-4",
+                                            api_key_env="OPENAI_API_KEY")
+    issue_token(admin, "nightly export")
+    invite_user(admin, "erin", "erin@example.org", "annotator", lambda path: "http://testserver" + path)
     example = Example.objects.filter(import_run=imported).order_by("pk").first() or Example.objects.order_by("pk").first()
     return {"import": imported.pk, "version": first.pk, "other_version": second.pk, "training": training.pk,
             "generation": kestrel.pk, "draft": draft.pk, "pairwise": pairwise.pk, "rating": rating.pk,
-            "open_study": open_study.pk, "proposal": proposal.pk, "example": example.pk}
+            "open_study": open_study.pk, "proposal": proposal.pk, "example": example.pk,
+            "endpoint": endpoint.pk}

@@ -56,6 +56,11 @@ def pages(ids):
         ("study-rating", f"/studies/{i['rating']}/", None),
         ("annotate", f"/studies/{i['open_study']}/annotate/", None),
         ("playground", "/playground/", None),
+        ("endpoints", "/endpoints/", None),
+        ("endpoint", f"/endpoints/{i['endpoint']}/", None),
+        ("people", "/people/", None),
+        ("account-tokens", "/account/tokens/", None),
+        ("account-password", "/account/password/", None),
         ("not-found", "/no-such-page/", None),
     ]
 
