@@ -329,6 +329,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "LIMA Studio <lima-studio@loc
 # django-axes: failed logins (web form and POST /api/auth/token/ alike) before a lock-out, and how long it lasts
 # (0: until an admin unlocks). Locked per username and address together by default, so that one annotator's typos
 # do not lock out a whole office behind one address, and a guessing loop against one account stops after the limit.
+AXES_VERBOSE = False  # no start-up banner in every command's output
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_MINUTES = env_float("AXES_COOLOFF_MINUTES", 15.0)
 AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES) if AXES_COOLOFF_MINUTES > 0 else None
@@ -423,5 +424,7 @@ LOGGING = {
     # Django's own console handler would print each of its records a second time (they reach the root's too).
     # The endpoint client's HTTP library logs every request at INFO: a generation run would write a line a prompt.
     "loggers": {"django": {"handlers": [], "propagate": True},
-                "httpx2": {"level": "WARNING"}, "httpcore2": {"level": "WARNING"}},
+                "httpx2": {"level": "WARNING"}, "httpcore2": {"level": "WARNING"},
+                # axes says INFO for every login and clean-up; its lock-outs are warnings and still print.
+                "axes": {"level": "WARNING"}},
 }

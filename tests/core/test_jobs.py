@@ -21,7 +21,11 @@ pytestmark = pytest.mark.django_db
 
 def test_every_long_task_is_a_registered_kind_of_job():
     assert {ImportRun, ExportJob, FreezeJob, TrainingRun, GenerationRun} <= {kind.model for kind in KINDS.values()}
-    assert kind_of(TrainingRun).queue == kind_of(GenerationRun).queue == "gpu"
+    assert kind_of(TrainingRun).queue == "gpu"
+    # a generation run asks the gpu queue for a local checkpoint, the default one when an endpoint answers it
+    generation_queue = kind_of(GenerationRun).queue
+    assert generation_queue(GenerationRun(endpoint_id=None)) == "gpu"
+    assert generation_queue(GenerationRun(endpoint_id=1)) == "default"
     assert kind_of(ImportRun).queue == kind_of(ExportJob).queue == kind_of(FreezeJob).queue == "default"
 
 
