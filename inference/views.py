@@ -449,8 +449,8 @@ def study_step(request, pk, position):
 @require_GET
 @requires_role
 def playground_page(request):
-    initial = request.GET.get("endpoint")
-    if not initial and request.GET.get("checkpoint", "").isdigit():
+    initial = request.GET.get("endpoint") if is_id(request.GET.get("endpoint")) else None
+    if not initial and is_id(request.GET.get("checkpoint")):
         served = ModelEndpoint.objects.filter(checkpoint_id=int(request.GET["checkpoint"])).first()
         initial = served.pk if served else None
     form = PlaygroundForm(initial={"endpoint": initial})
