@@ -35,7 +35,8 @@ def test_the_queued_notice_goes_once_the_training_run_is_cancelled(page, live_se
     expect(page.locator("#run-status")).not_to_contain_text("Waiting for a GPU worker")
 
 
-def test_the_queued_notice_of_an_import_goes_too(page, live_server, log_in, alice, tmp_path):
+def test_the_queued_notice_of_an_import_goes_too(page, live_server, log_in, alice, tmp_path, settings):
+    settings.IMPORT_ROOTS = [str(tmp_path)]  # a server path is read only under the configured roots
     path = tmp_path / "talk.jsonl"
     path.write_text(json.dumps({"instruction": "Say hello.", "output": "Hello!"}) + "\n")
     log_in(page, alice)

@@ -27,10 +27,11 @@ def test_an_admin_invites_an_annotator_who_accepts_and_works(browser, live_serve
     create_example(turns=["How do I keep mint fresh?", "Wrap it in a damp towel in the fridge."])  # alice claims one
     admin = browser.new_context().new_page()
 
-    # given an admin on the People page, reached from the nav
+    # given an admin on the People page, reached from the account menu
     log_in_with_the_form(admin, live_server, "alice", PASSWORD)
     expect(admin).to_have_url(re.compile(r"/review/"))
-    admin.locator(".mainnav").get_by_role("link", name="People").click()
+    admin.locator(".usermenu summary").click()
+    admin.locator(".usermenu").get_by_role("link", name="People").click()
     expect(admin.get_by_role("heading", name="People", exact=True)).to_be_visible()
 
     # when she invites erin as an annotator
@@ -68,7 +69,7 @@ def test_an_admin_invites_an_annotator_who_accepts_and_works(browser, live_serve
     expect(invitee.locator(".topbar .user-name")).to_have_text("erin")
     expect(invitee.locator(".topbar .badge")).to_have_text("annotator")
     expect(invitee.locator(".item-title")).to_contain_text("Example #")
-    expect(invitee.locator(".mainnav").get_by_role("link", name="People")).to_have_count(0)
+    expect(invitee.locator(".topbar").get_by_role("link", name="People")).to_have_count(0)
     invitee.goto(live_server.url + "/people/")
     expect(invitee.get_by_role("heading", name="Not allowed")).to_be_visible()
     screenshot(invitee, "people-02-annotator")
