@@ -1,12 +1,14 @@
 """gunicorn's settings for the studio: `gunicorn -c config/gunicorn.py config.wsgi` (compose and the Dockerfile).
 
-Sized for a 2-core host: 3 processes (2 × cores − 1 leaves a core's share for the database and workers on a
-small box) × 4 threads each = 12 requests at once; threads, because a page mostly waits on the database and the
-playground streams tokens for seconds. Override any of these with gunicorn's own flags or GUNICORN_CMD_ARGS,
-e.g. GUNICORN_CMD_ARGS="--workers 5" on a 4-core host (see README: Running in production).
+Sized for a 2-core host: one process per core (WEB_CONCURRENCY, gunicorn's own variable, default 2) × 4 threads
+each = 8 requests at once; threads, because a page mostly waits on the database and the playground streams tokens
+for seconds, and more processes only add memory and context switches (README: Load). Override any of these with
+gunicorn's own flags or GUNICORN_CMD_ARGS, e.g. WEB_CONCURRENCY=4 on a 4-core host (README: Running in production).
 """
+import os
+
 bind = "0.0.0.0:8000"
-workers = 3
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = 4
 # A request longer than this is killed: exports stream in chunks and imports upload once, both far below it.
