@@ -26,9 +26,11 @@ run: install
 	@test -f $(TINY_MODEL_DIR)/config.json || $(PY) -m training.demo --model-only --model $(TINY_MODEL_DIR)
 	@$(PY) scripts/run.py
 
+# Three pytest processes side by side (scripts/test.py: browser, curation + ops, the rest), each with its own
+# database, broker and VAR_DIR; PYTEST_ARGS="..." runs one plain pytest with those arguments instead.
 test: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/test.py $(PYTEST_ARGS)
 
 worker: install
 	$(VENV)/bin/celery -A config worker -Q default,gpu -B -s var/celerybeat-schedule --loglevel=info
