@@ -1,7 +1,7 @@
-"""`make test`: the suite as three pytest processes side by side, each with its own database, broker and VAR_DIR.
+"""`make test`: the suite as five pytest processes side by side, each with its own database, broker and VAR_DIR.
 
 Most of the suite waits (on a Celery worker, a live server, a browser, a subprocess booting Django) rather than
-computes, so on two cores three groups finish in a little over the longest group's time instead of the sum. A
+computes, so on two cores five groups finish in a little over the longest group's time instead of the sum. A
 group never shares state with another: its test database is `test_<name>_<group>` (PostgreSQL) or lives in its
 own VAR_DIR (SQLite), its broker is its own Redis database or filesystem folder, its files are under
 `$VAR_DIR/test-<group>/` (the browser group's screenshots included). Each group's output goes to
@@ -17,12 +17,14 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-# (group, paths, Redis database): test_job_faults.py gives its own workers Redis database 14, so none uses it.
+# (group, paths, Redis database). Tests that start workers of their own (tests/core/test_job_faults.py's World)
+# give them the database one below their group's, so every group keeps two to itself.
 GROUPS = [
     ("browser", ["tests/browser"], 13),
-    ("curation", ["tests/curation", "tests/ops"], 12),
-    ("rest", ["tests/core", "tests/inference", "tests/training", *sorted(str(p.relative_to(ROOT)) for p in
-                                                                        (ROOT / "tests").glob("test_*.py"))], 15),
+    ("curation", ["tests/curation", "tests/ops"], 11),
+    ("core", ["tests/core", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))], 9),
+    ("inference", ["tests/inference"], 7),
+    ("training", ["tests/training"], 15),
 ]
 
 

@@ -54,7 +54,9 @@ class World:
             JOB_REAPER_SECONDS=str(REAPER_SECONDS), JOB_KILL_GRACE_SECONDS="3", FREEZE_JOB_MIN_EXAMPLES="0",
         )
         if settings.REDIS_URL:
-            self.env["REDIS_URL"] = settings.REDIS_URL.rsplit("/", 1)[0] + "/14"
+            # a database of their own, one below the test run's (scripts/test.py leaves it free for them)
+            base, db = settings.REDIS_URL.rsplit("/", 1)
+            self.env["REDIS_URL"] = f"{base}/{int(db) - 1 if db.isdigit() and int(db) > 0 else 14}"
         self.workers = []
         self.drive("purge")
 
