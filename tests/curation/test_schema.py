@@ -2,15 +2,8 @@
 import re
 
 import pytest
-import schemathesis
 from django.conf import settings as django_settings
 from django.contrib.staticfiles import finders
-from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
-from schemathesis.checks import not_a_server_error
-
-from curation.datasets.versions import freeze_version
-from curation.services import create_example
 
 pytestmark = pytest.mark.django_db
 
@@ -44,41 +37,5 @@ def test_swagger_ui_is_served_from_vendored_files_not_a_cdn(client):
     assert django_settings.SPECTACULAR_SETTINGS["SWAGGER_UI_DIST"] == "/static/vendor/swagger-ui"
 
 
-def _schema():
-    from config.wsgi import application
-
-    # Loaded at collection: building the schema reads no database.
-    return schemathesis.openapi.from_wsgi("/api/schema/", application).include(path_regex=OUR_PATHS)
-
-
-schema = _schema()
-
-
-@pytest.fixture
-def seeded(alice):
-    """A little data for the generated requests to find, and a token to send."""
-    create_example(turns=["Seed prompt?", "Seed answer."], split="train", status="approved")
-    create_example(turns=["A test prompt"], split="test", status="approved")
-    freeze_version("seed")
-    token, _ = Token.objects.get_or_create(user=alice)
-    return token.key
-
-
-@pytest.fixture
-def wsgi_keeps_the_test_connection():
-    """Django's own test client does this: a request served by the plain WSGI handler would otherwise close
-    the connection that holds the test's transaction when it finishes."""
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
-
-
-@schema.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-def test_no_operation_answers_with_a_server_error(case, seeded, wsgi_keeps_the_test_connection):
-    case.call_and_validate(headers={"Authorization": f"Token {seeded}"}, checks=[not_a_server_error])
+# Every operation is fuzzed by schemathesis in tests/ops/test_api_fuzz.py (server paths confined to the test's
+# folder, 0 5xx); this module checks the schema itself.
