@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytes
 HEARTBEAT_TIMEOUT = 3.0
 REAPER_SECONDS = 1.0
 # A worker takes a few seconds to start on a busy 2-core machine; the reaper runs as it starts.
-WORKER_START_SLACK = 40.0
+WORKER_START_SLACK = 90.0  # a worker booting Django while four other test groups share the two cores
 
 
 class World:
