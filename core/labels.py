@@ -97,6 +97,10 @@ JOB_PHASES = {
     "comparing": "Comparing",
     "generating": "Generating",
     "drafting": "Drafting",
+    "asking the endpoint": "Asking the endpoint",
+    "asking the judge": "Asking the judge",
+    "loading": "Loading the model",
+    "serving": "Serving",
 }
 
 # Example.Status, Example.Split, Review.Decision, DatasetVersion.Status, Turn.Role

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from inference.judging.models import JudgeCall, JudgeRun, JudgeVerdict
 from inference.models import (
     DraftRun,
     Generation,
@@ -17,6 +18,7 @@ from inference.models import (
 @admin.register(ModelEndpoint)
 class ModelEndpointAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "model", "base_url", "api_key_env", "concurrency")
+    list_filter = ("model",)
     search_fields = ("name", "model", "base_url")
     raw_id_fields = ("checkpoint",)
 
@@ -25,6 +27,7 @@ class ModelEndpointAdmin(admin.ModelAdmin):
 class ModelServerAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "status", "host", "port", "endpoint", "created_at")
     list_filter = ("status",)
+    search_fields = ("name", "host")
     raw_id_fields = ("checkpoint", "endpoint", "created_by")
 
 
@@ -88,3 +91,26 @@ class RatingAdmin(admin.ModelAdmin):
     list_filter = ("label",)
     search_fields = ("annotator__username", "item__prompt_key")
     raw_id_fields = ("item",)
+
+
+@admin.register(JudgeRun)
+class JudgeRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "study", "status", "judge_name", "judge_model", "items", "flips", "unparseable", "created_at")
+    list_filter = ("status", "judge_model")
+    search_fields = ("judge_name", "judge_model", "study__name")
+    raw_id_fields = ("study", "endpoint", "created_by")
+
+
+@admin.register(JudgeCall)
+class JudgeCallAdmin(admin.ModelAdmin):
+    list_display = ("id", "judge_model", "order", "label", "finish_reason", "created_at")
+    list_filter = ("order", "label")
+    search_fields = ("judge_model", "output")
+
+
+@admin.register(JudgeVerdict)
+class JudgeVerdictAdmin(admin.ModelAdmin):
+    list_display = ("id", "run", "item", "label", "flipped")
+    list_filter = ("label", "flipped")
+    search_fields = ("item__prompt_key",)
+    raw_id_fields = ("run", "item", "forward", "backward")

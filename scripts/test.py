@@ -33,6 +33,9 @@ def group_env(group, redis_db):
     var_dir = Path(env.get("VAR_DIR", ROOT / "var")).resolve()
     env["VAR_DIR"] = str(var_dir / f"test-{group}")
     env.pop("MEDIA_ROOT", None)
+    # Five groups share the cores: torch's OpenMP threads spinning for a core another group holds made one
+    # 40 s training test take over 600 s in CI. One thread a process (and its engines) is the fair share.
+    env.setdefault("OMP_NUM_THREADS", "1")
     if env.get("DATABASE_URL", "").startswith("postgres"):
         url = urlsplit(env["DATABASE_URL"])
         env["DATABASE_URL"] = urlunsplit(url._replace(path=f"{url.path.rstrip('/')}_{group}"))

@@ -11,7 +11,8 @@ A claim is the pair (claimed_by, claimed_until) on an Example. The rules:
   RETURNING id`. On PostgreSQL a row another reviewer is taking at this instant is passed over rather than waited
   for (and re-checked once they commit); SQLite runs one writer at a time, so the subquery cannot race there.
 - A claim lasts settings.REVIEW_CLAIM_SECONDS and every action on the item renews it.
-- A reviewer holds at most one claim: taking an item releases the others they held; a decision releases it.
+- A reviewer holds at most one claim: taking an item releases the others they held (except one another reviewer
+  is taking over at that instant); a decision releases it.
 
 Nothing here renders anything; the review pages call these functions.
 """
@@ -45,7 +46,10 @@ def _free_for(user, now):
 
 
 def _release_others(example_id, user):
-    Example.objects.filter(claimed_by=user).exclude(pk=example_id).update(claimed_by=None, claimed_until=None)
+    """Drop the user's other claims, passing over rows someone is locking right now: they are taking over that
+    (expired) claim. Waiting for them instead deadlocks when two reviewers take each other's expired items."""
+    held = Example.objects.filter(claimed_by=user).exclude(pk=example_id).select_for_update(skip_locked=True)
+    Example.objects.filter(pk__in=held.values("pk")).update(claimed_by=None, claimed_until=None)
 
 
 @transaction.atomic(savepoint=False)  # one commit for the claim and the release (no savepoint inside a view's)

@@ -131,6 +131,7 @@ def test_runs_write_under_the_training_output_root(settings, chats, tiny_model_d
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 40 s on a quiet machine; CI runs four other groups beside it on two cores
 @pytest.mark.django_db
 def test_the_quick_demo_makes_the_tiny_model_visibly_learn_the_demo_dataset(media, tmp_path):
     from training.demo import DEMO_CORPUS, QUICK_DEMO, ensure_tiny_model

@@ -1,8 +1,10 @@
 """Claims on review items: two reviewers never hold the same item; a claim expires; one claim per reviewer."""
+import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from core.roles import ANNOTATOR
@@ -90,3 +92,47 @@ def test_filters_read_from_the_query_string_ignore_nonsense():
     filters = QueueFilters.from_query({"status": "bogus", "split": "dev", "flag": "nope", "source": "1; drop"})
     assert (filters.status, filters.split, filters.flag, filters.source) == ("candidate", "dev", "", "")
     assert QueueFilters.from_query({"status": ""}).status == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_taking_an_item_does_not_wait_for_a_reviewer_taking_over_ones_expired_claim(settings, bob, dana, three):
+    """Two reviewers taking each other's expired items at once deadlocked (PostgreSQL chose one, a 500): each held
+    the row it took and waited for the other's to release its old claim. Releasing now passes over a row
+    someone is locking."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: there are no row locks to wait for")
+    settings.REVIEW_CLAIM_SECONDS = 60
+    expired, wanted = three[0].pk, three[1].pk
+    Example.objects.filter(pk=expired).update(claimed_by=bob, claimed_until=timezone.now() - timedelta(seconds=1))
+    taken, finish = threading.Event(), threading.Event()
+
+    def dana_takes_it_over():
+        try:
+            with transaction.atomic():
+                assert try_claim(expired, dana, release_others=False)
+                taken.set()
+                finish.wait(30)  # dana's transaction holds the row's lock until then
+        finally:
+            connections.close_all()
+
+    def bob_takes_another(result):
+        try:
+            result.append(try_claim(wanted, bob))
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=dana_takes_it_over)
+    other.start()
+    assert taken.wait(10)
+    result = []
+    bob_thread = threading.Thread(target=bob_takes_another, args=(result,))
+    bob_thread.start()
+    bob_thread.join(10)
+    finished_while_locked = not bob_thread.is_alive()
+    finish.set()
+    bob_thread.join(30)
+    other.join(30)
+    assert finished_while_locked, "bob's claim waited for the row dana was taking"
+    assert result == [True]
+    assert Example.objects.get(pk=expired).claimed_by == dana
+    assert Example.objects.get(pk=wanted).claimed_by == bob
