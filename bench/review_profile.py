@@ -107,7 +107,7 @@ def main():
         user.groups.add(Group.objects.get(name=ANNOTATOR))
     Example.objects.filter(claimed_by=user).update(claimed_by=None, claimed_until=None)
     client = Client(HTTP_HOST="127.0.0.1", SERVER_NAME="127.0.0.1")
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="core.people.backends.ModelBackendOneQuery")
     htmx = {"HTTP_HX_REQUEST": "true"}
     probes = []
     instrument_templates(probes)

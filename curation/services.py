@@ -234,6 +234,15 @@ def edit_example(
     example = lock_example(example)
     if example.version != expected_version:
         raise StaleEdit(example)
+    example, _revision = _apply_edit(example, author=author, texts=texts, status=status, split=split, domain=domain,
+                                     tags=tags, metadata=metadata, note=note)
+    return example
+
+
+def _apply_edit(example, *, author, texts=None, status=None, split=None, domain=None, tags=None, metadata=None,
+                note="edited"):
+    """The change on an example whose row the caller has locked and whose version it has checked:
+    (the example, its new revision)."""
     example.version += 1
     if texts is None:
         texts = list(example.turns.values_list("text", flat=True))
@@ -246,8 +255,7 @@ def edit_example(
     if tags is not None:
         example.tags = list(tags)
     example.save()
-    _record_revision(example, texts, author, note)
-    return example
+    return example, _record_revision(example, texts, author, note)
 
 
 DECISION_STATUS = {
@@ -271,11 +279,10 @@ def review_example(example, *, reviewer, decision, reason="", comment="", expect
         raise StaleEdit(example)
     new_status = DECISION_STATUS[decision]
     if new_status != example.status or (split is not None and split != example.split):
-        example = edit_example(
-            example, expected_version=version, author=reviewer, status=new_status, split=split,
-            note=review_note(decision, reason),
-        )
-    revision = example.revisions.order_by("-number").first()
+        example, revision = _apply_edit(example, author=reviewer, status=new_status, split=split,
+                                        note=review_note(decision, reason))
+    else:
+        revision = example.revisions.order_by("-number").first()
     return Review.objects.create(
         example=example, revision=revision, reviewer=reviewer, decision=decision, reason=reason, comment=comment
     )

@@ -33,3 +33,25 @@ def test_admins_also_import_and_freeze_versions(alice):
 def test_a_user_without_a_role_has_no_permission(charlie):
     assert role_of(charlie) == ""
     assert not charlie.has_perm("curation.view_example")
+
+
+def test_the_backend_reads_a_users_permissions_in_one_query_the_same_as_djangos(bob, django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.backends import ModelBackend
+    from django.contrib.auth.models import Permission
+
+    from core.people.backends import ModelBackendOneQuery
+
+    bob.user_permissions.add(Permission.objects.get(codename="add_importrun"))  # one of their own, beside the group's
+    admin = get_user_model().objects.create_superuser("root", password="x")
+    idle = get_user_model().objects.get(pk=bob.pk)
+    idle.is_active = False
+    for user in (bob, admin, idle):
+        twin = get_user_model().objects.get(pk=user.pk)
+        twin.is_active = user.is_active
+        expected = ModelBackend().get_all_permissions(twin)
+        assert expected or not user.is_active
+        with django_assert_num_queries(1 if user.is_active else 0):
+            assert ModelBackendOneQuery().get_all_permissions(user) == expected
+    assert "curation.add_importrun" in ModelBackendOneQuery().get_all_permissions(bob)
+    assert len(ModelBackendOneQuery().get_all_permissions(admin)) == Permission.objects.count()
