@@ -1,7 +1,7 @@
 """Annotators working the review queue at once, over HTTP: gunicorn + PostgreSQL and N simulated reviewers.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/load.py \\
-        [--users 10] [--seconds 20] [--examples 20000] [--workers 2] [--threads 4] [--database lima_bench_load] [--keep]
+        [--users 10] [--seconds 20] [--examples 20000] [--workers 4] [--threads 2] [--database lima_bench_load] [--keep]
 
 It (re)creates the database named by --database on the server of DATABASE_URL, migrates it and loads `--examples`
 examples with bench/table.py's loader (COPY; LIMA's lengths and sources, 80 % candidates), makes `--users`
@@ -43,8 +43,8 @@ from table import database_exists, database_urls, recreate_database  # noqa: E40
 from table import load as load_examples  # noqa: E402
 
 MAX_USERS, MAX_SECONDS = 200, 600
-# The README's recommendation for a 2-core host (section "Load"): 2 gthread workers of 4 threads each.
-DEFAULT_WORKERS, DEFAULT_THREADS = 2, 4
+# The README's recommendation for a 2-core host (section "Load", config/gunicorn.py): 4 gthread workers of 2 threads.
+DEFAULT_WORKERS, DEFAULT_THREADS = 4, 2
 ACTIONS = (("approve", 55), ("reject", 15), ("edit", 10), ("next", 20))
 REASONS = ("low_quality", "off_style", "refers_elsewhere", "not_self_contained", "bad_length")
 QUEUE = "status=candidate"
@@ -107,6 +107,10 @@ def prepare(args, url, reuse):
               f"{time.perf_counter() - started:.1f} s in all")
     call_command("collectstatic", interactive=False, verbosity=0)
     Example.objects.exclude(claimed_by=None).update(claimed_by=None, claimed_until=None)
+    if reuse:  # an earlier run's thousands of updates: vacuumed now, not by autovacuum in the middle of this run
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+            cursor.execute("CHECKPOINT")
     candidates = Example.objects.filter(status=Example.Status.CANDIDATE).count()
     print(f"  {Example.objects.count():,} examples, {candidates:,} candidates in the queue")
 
@@ -404,6 +408,7 @@ def main(argv=None):
         warm_up(f"http://127.0.0.1:{port}", cookies[0], args.workers * args.threads)
         cpu = ServerCPU(server, args.database)
         cpu_before = cpu.snapshot()
+        client_before = time.process_time()
         recorder = Recorder()
         started = time.monotonic()
         deadline = started + args.seconds
@@ -416,6 +421,7 @@ def main(argv=None):
             annotator.join(timeout=max(1.0, deadline - time.monotonic()) + 70)
         elapsed = time.monotonic() - started
         spent = ServerCPU.spent(cpu_before, cpu.snapshot())
+        client_cpu = time.process_time() - client_before
     finally:
         stop_server(server)
     total, errors, _ = report(recorder, elapsed)
@@ -423,6 +429,8 @@ def main(argv=None):
         print(f"  server CPU per request: {1000 * sum(spent.values()) / total:.1f} ms (gunicorn "
               f"{1000 * spent['gunicorn'] / total:.1f} ms, PostgreSQL {1000 * spent['PostgreSQL'] / total:.1f} ms"
               + ("; backends that closed are not counted" if args.conn_max_age == 0 else "") + ")")
+        print(f"  CPU in use: server {sum(spent.values()) / elapsed:.2f} cores, this load generator "
+              f"{client_cpu / elapsed:.2f} cores, of {os.cpu_count()}")
     return 1 if errors else 0
 
 
