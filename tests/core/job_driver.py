@@ -42,6 +42,17 @@ def start(kind, args):
             split=args.get("split", "dev"), decoding=DecodingSettings(**args.get("decoding", {})),
             batch_size=args.get("batch_size", 1),
         )
+    if kind == "endpoint-generation":  # a generation run asking a model endpoint (the default queue)
+        from inference.endpoints.models import ModelEndpoint
+        from inference.services import create_generation_run
+
+        return create_generation_run(endpoint=ModelEndpoint.objects.get(pk=args["endpoint"]),
+                                     prompts_file=args["prompts_file"])
+    if kind == "resume-generation":
+        from inference.models import GenerationRun
+        from inference.services import resume_generation_run
+
+        return resume_generation_run(GenerationRun.objects.get(pk=args["run"]))
     if kind == "signals":
         from curation.signals.jobs import start_run
 

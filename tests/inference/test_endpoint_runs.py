@@ -98,6 +98,58 @@ def test_a_run_keeps_what_was_answered_and_started_again_asks_only_for_the_rest(
     assert run.completion_tokens == 4 * 7 and run.prompt_tokens == 4 * 5
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_worker_is_killed_keeps_its_answers_and_started_again_asks_only_for_the_rest(tmp_path, roles):
+    from core.jobs.reaper import reap
+    from tests.core.test_job_faults import World
+
+    prompts = tmp_path / "twelve.jsonl"
+    prompts.write_text("".join(json.dumps({"id": f"q{i}", "conversations": [f"Question {i}?"]}) + "\n"
+                               for i in range(1, 13)), encoding="utf-8")
+
+    def slow(body, n, headers):
+        time.sleep(0.4)
+        return 200, {}, completion(f"answer to {body['messages'][-1]['content']}")
+
+    world = World(tmp_path)
+    try:
+        with scripted(slow) as server:
+            endpoint = ModelEndpoint.objects.create(name="slow API", base_url=server.url, model="slow", concurrency=1)
+            # queued on this test's own broker, for its own worker (no other worker may take it)
+            victim = world.worker("victim")
+            run = world.start(GenerationRun, "endpoint-generation", endpoint=endpoint.pk, prompts_file=str(prompts))
+            deadline = time.monotonic() + 120
+            while run.generations.count() < 3:
+                assert time.monotonic() < deadline, f"three answers within 120 s: {run.status} {run.error}"
+                time.sleep(0.1)
+
+            # when its worker dies mid-run, and the reaper ends the silent run
+            world.kill(victim)
+            kept = dict(run.generations.values_list("prompt_key", "pk"))
+            time.sleep(1.5)
+            assert run in reap(timeout=1.0)
+            run.refresh_from_db()
+            assert run.status == "failed" and "stopped sending heartbeats" in run.error, run.error
+            assert 3 <= len(kept) < 12
+            asked_before = len(server.bodies)
+
+            # then, started again by another worker, it asks only for the prompts that got no answer
+            world.worker("rescuer")
+            world.drive("resume-generation", run=run.pk)
+            run = wait_for(run)
+    finally:
+        world.close()
+
+    assert run.status == "succeeded", run.error
+    generations = {g.prompt_key: g for g in run.generations.all()}
+    assert sorted(generations, key=lambda k: int(k[1:])) == [f"q{i}" for i in range(1, 13)]
+    assert all(generations[key].pk == pk for key, pk in kept.items())  # what was received stayed as it was
+    again = [body["messages"][-1]["content"] for body in server.bodies[asked_before:]]
+    assert len(again) == 12 - len(kept)
+    assert asked_before - len(kept) <= 1  # at most the one in flight when the worker died was lost
+    assert run.done == run.total == 12 and run.worker_name.startswith("rescuer")
+
+
 @pytest.mark.django_db
 def test_a_run_whose_endpoint_was_deleted_fails_saying_so(prompts_file, roles):
     endpoint = ModelEndpoint.objects.create(name="gone", base_url="http://127.0.0.1:9/v1", model="m")
