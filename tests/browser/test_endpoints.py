@@ -1,7 +1,7 @@
 """Issue 13's path, clicked through in a real browser with a real worker: an admin serves a checkpoint from the
-endpoints page (the gpu worker starts `manage.py serve`'s engine and registers it), adds an external endpoint and
-tests its connection, generates answers through the served checkpoint from the generations form, runs a judge over
-a study from the study page, and stops the server. The API key never reaches a page."""
+endpoints page (the gpu worker starts `manage.py serve`'s engine and registers it), chats with it in the playground,
+adds an external endpoint and tests its connection, generates answers through the served checkpoint from the
+generations form, runs a judge over a study from the study page, and stops the server. The key never reaches a page."""
 import os
 import re
 import time
@@ -62,15 +62,28 @@ def test_an_admin_serves_generates_and_judges_from_the_browser(page, live_server
     serve.locator("select[name=checkpoint]").select_option(str(checkpoint.pk))
     serve.locator("input[name=api_key_env]").fill(KEY_VAR)
     serve.get_by_role("button", name="Start server").click()
-    expect(page.locator(".flash").first).to_contain_text("queued for the gpu worker")
+    expect(page.locator("#model-servers")).to_contain_text("tiny run · epoch 5")  # (its "queued" notice goes as it starts)
     expect(page.locator("#model-servers")).to_contain_text("http://127.0.0.1:", timeout=240_000)  # it polls
     served = ModelEndpoint.objects.get(servers__isnull=False)
     page.reload()
     expect(page.locator(".endpoints-table")).to_contain_text("served here")
     screenshot(page, "endpoints-01-served")
 
+    # the playground streams from the served checkpoint (the web process loads no model)
+    page.goto(f"{live_server.url}/playground/")
+    page.locator("select[name=endpoint]").select_option(str(served.pk))
+    page.locator("input[name=greedy]").check()
+    page.locator("input[name=max_new_tokens]").fill("24")
+    page.locator("#chat-input").fill("What is the capital of France?")
+    page.locator("[data-send]").click()
+    reply = page.locator("#chat-log .turn-assistant .chat-text").last
+    expect(reply).to_have_text("The capital of France is Paris.", timeout=60_000)
+    expect(page.locator("#chat-error")).to_be_hidden()
+    screenshot(page, "endpoints-02-playground")
+
     with scripted(prefers_the_baseline) as judge_api:
         # an external endpoint, added and tested from the page
+        page.goto(f"{live_server.url}/endpoints/")
         add = page.locator("form", has=page.get_by_role("button", name="Add endpoint"))
         add.locator("input[name=name]").fill("Scripted judge")
         add.locator("input[name=base_url]").fill(judge_api.url)
@@ -100,7 +113,7 @@ def test_an_admin_serves_generates_and_judges_from_the_browser(page, live_server
         assert run.generations.count() == 3 and all(g.completion_tokens for g in run.generations.all())
         page.reload()
         expect(page.locator("body")).to_contain_text("The capital of France is Paris.")
-        screenshot(page, "endpoints-02-generated-through-the-served-checkpoint")
+        screenshot(page, "endpoints-03-generated-through-the-served-checkpoint")
 
         # a judge over a study of it against a baseline, started from the study page
         baseline = make_run("Baseline API", {g.prompt_key: f"BASELINE answer {g.position}." for g in run.generations.all()},
@@ -120,7 +133,7 @@ def test_an_admin_serves_generates_and_judges_from_the_browser(page, live_server
         assert len(judge_api.bodies) == 2 * 3  # both orders of every item (the connection test was a GET)
         page.reload()
         expect(card.locator("[data-flip-rate]")).to_have_text("flip rate 0%")
-        screenshot(page, "endpoints-03-judged")
+        screenshot(page, "endpoints-04-judged")
         assert KEY not in page.content()
 
     # stopping the server takes its endpoint away
