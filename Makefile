@@ -26,7 +26,7 @@ run: install
 	@test -f $(TINY_MODEL_DIR)/config.json || $(PY) -m training.demo --model-only --model $(TINY_MODEL_DIR)
 	@$(PY) scripts/run.py
 
-# Five pytest processes side by side (scripts/test.py: browser, curation + ops, core, inference, training), each with its own
+# Five pytest processes side by side (scripts/test.py: browser, curation, core, inference + ops, training), each with its own
 # database, broker and VAR_DIR; PYTEST_ARGS="..." runs one plain pytest with those arguments instead.
 test: install
 	$(VENV)/bin/ruff check .
