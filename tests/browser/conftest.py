@@ -19,7 +19,14 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 HERE = Path(__file__).resolve().parent
 
 
+def _in_browser_tests(item):
+    return HERE in Path(str(item.fspath)).resolve().parents
+
+
 def pytest_collection_modifyitems(config, items):
+    # The session's Celery worker takes every job once it has started: browser tests that need a job to stay
+    # queued (tests/browser/test_job_notices.py) run before the first test that starts it.
+    items.sort(key=lambda item: _in_browser_tests(item) and "celery_worker" in getattr(item, "fixturenames", ()))
     if CHROMIUM.exists():
         return
     if os.environ.get("REQUIRE_BROWSER"):
@@ -27,7 +34,7 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
     skip = pytest.mark.skip(reason=f"browser tests need Debian's chromium at {CHROMIUM}: apt-get install -y chromium")
     for item in items:
-        if HERE in Path(str(item.fspath)).resolve().parents:
+        if _in_browser_tests(item):
             item.add_marker(skip)
 
 

@@ -246,7 +246,7 @@ def kind_of(request, tmp_path, world):
     return make
 
 
-def catch_running(world, model, kind, args, ready, worker, *, attempts=3):
+def catch_running(world, model, kind, args, ready, worker, *, attempts=6):
     """Start a job and return it as soon as it runs (and `ready` says it is well under way): a fast job (an
     export, a freeze) may end before it is seen running, then another one is started."""
     for _ in range(attempts):
