@@ -19,12 +19,12 @@ def test_a_task_round_trips_through_a_real_worker(celery_worker):
 
 def test_a_job_runs_on_the_worker_against_the_same_database(celery_worker, tmp_path):
     from curation.imports.ingest import start_import
-    from tests.curation.imports.builders import lima_rows, write_jsonl
+    from tests.curation.imports.builders import import_finished, lima_rows, write_jsonl
 
     create_example(turns=["Q?", "A."])
     run = start_import("jsonl", write_jsonl(tmp_path / "chats.jsonl", lima_rows(3)))
 
-    run = wait_for_end(run)
+    run = import_finished(run)
 
     assert run.status == "succeeded" and run.created_count == 3 and run.worker_name.startswith("test-")
     assert Example.objects.count() == 4

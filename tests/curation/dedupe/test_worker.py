@@ -12,13 +12,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 def test_an_import_on_the_worker_is_followed_by_a_search_that_clusters_its_examples(celery_worker, tmp_path):
     from curation.imports.ingest import start_import
-    from tests.curation.imports.builders import write_jsonl
+    from tests.curation.imports.builders import import_finished, write_jsonl
 
     existing = create_example(turns=list(COFFEE))
     # not an exact duplicate (that would be linked at import): a near one
     path = write_jsonl(tmp_path / "chats.jsonl", [{"conversations": ["How long do I let a cafetière steep?",
                                                                      spaced(COFFEE[1]) + " Enjoy."], "source": ""}])
-    wait_for_end(start_import("jsonl", path))
+    import_finished(start_import("jsonl", path))  # and the search it queued
 
     search = wait_for_end(DedupeRun.objects.get())
 

@@ -1,5 +1,6 @@
 """Source files written by tests: Stack Exchange posts, JSONL conversations."""
 import json
+import time
 
 SENTENCES = (
     "Water just off the boil extracts the oils without scorching the grounds. ",
@@ -61,3 +62,21 @@ def write_jsonl(path, rows):
 def lima_rows(count, *, prefix="Question"):
     return [{"conversations": [f"{prefix} {n}: how does a kettle work?", f"Answer {n}: it heats water."],
              "source": "handwritten"} for n in range(count)]
+
+
+def import_finished(run, timeout=180):
+    """The import ended, and so did the duplicate search it starts (which writes signatures: left running, it
+    would write into the next test's tables, or deadlock with this one's teardown)."""
+    from curation.models import DedupeRun, ImportRun
+
+    deadline = time.monotonic() + timeout
+    while run.status in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING):
+        assert time.monotonic() < deadline, f"import #{run.pk} still {run.status} after {timeout}s"
+        time.sleep(0.2)
+        run.refresh_from_db()
+    started = run.created_count or run.updated_count  # only then does the worker queue a search, just after
+    active = DedupeRun.objects.filter(status__in=(DedupeRun.Status.QUEUED, DedupeRun.Status.RUNNING))
+    while active.exists() or (started and not DedupeRun.objects.filter(created_at__gte=run.started_at).exists()):
+        assert time.monotonic() < deadline, f"the duplicate search after import #{run.pk} still going after {timeout}s"
+        time.sleep(0.2)
+    return run

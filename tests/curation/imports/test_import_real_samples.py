@@ -1,13 +1,13 @@
 """Every real sample in ../shared/data imported through a real Celery worker: counts, reasons, attribution,
 and a second import of the same file that changes nothing."""
-import time
 from collections import Counter
 
 import pytest
 
 from curation.imports import ingest
 from curation.imports.ingest import rescue_record, start_import
-from curation.models import DedupeRun, Example, ImportRun, RejectedRecord, Revision
+from curation.models import Example, ImportRun, RejectedRecord, Revision
+from tests.curation.imports.builders import import_finished as finished
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -29,22 +29,6 @@ SAMPLES = [
      "Super-NaturalInstructions", 3),
     ("wikihow_steps", "wikihow", "wikihow/wikihow_title_heading_paragraph.csv", {}, "wikiHow", 184),
 ]
-
-
-def finished(run, timeout=180):
-    """The import ended, and so did the duplicate search it starts (which writes signatures: left running, it
-    would write into the next test's tables, or deadlock with this one's teardown)."""
-    deadline = time.monotonic() + timeout
-    while run.status in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING):
-        assert time.monotonic() < deadline, f"import #{run.pk} still {run.status} after {timeout}s"
-        time.sleep(0.2)
-        run.refresh_from_db()
-    started = run.created_count or run.updated_count  # only then does the worker queue a search, just after
-    active = DedupeRun.objects.filter(status__in=(DedupeRun.Status.QUEUED, DedupeRun.Status.RUNNING))
-    while active.exists() or (started and not DedupeRun.objects.filter(created_at__gte=run.started_at).exists()):
-        assert time.monotonic() < deadline, f"the duplicate search after import #{run.pk} still going after {timeout}s"
-        time.sleep(0.2)
-    return run
 
 
 def parser_reasons(kind, path, options):
