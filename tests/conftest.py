@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from core.roles import ADMIN, ANNOTATOR, ensure_roles
-from tests.samples import SHARED_DATA
+from tests.samples import SHARED_DATA, WORKER_LOG
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -122,7 +122,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         env = dict(os.environ, DATABASE_URL=_database_url(connection.settings_dict), PYTHONUNBUFFERED="1")
     app.control.purge()  # messages left by an earlier run must not reach this worker
-    log_path = Path(os.environ.get("VAR_DIR") or REPO / "var") / "test-worker.log"  # one per make test group
+    log_path = WORKER_LOG
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
     worker = subprocess.Popen(

@@ -5,6 +5,8 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The session's Celery worker (tests/conftest.py's celery_worker) logs here: one file per make test group.
+WORKER_LOG = Path(os.environ.get("VAR_DIR") or REPO / "var") / "test-worker.log"
 
 
 def _find_shared_data() -> Path:

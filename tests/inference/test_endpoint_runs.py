@@ -15,7 +15,7 @@ from inference.services import create_generation_run, resume_generation_run
 from tests.inference.builders import make_training_run, make_version
 from tests.inference.conftest import CHATS
 from tests.inference.serving import KEY, KEY_VAR, completion, scripted
-from tests.samples import REPO
+from tests.samples import WORKER_LOG
 
 
 @pytest.fixture
@@ -234,8 +234,7 @@ def test_the_api_key_never_appears_in_a_page_an_answer_an_export_or_a_log(client
     assert any(KEY_VAR in text for text in texts)  # the variable's name is shown
     for text in texts:
         assert KEY not in text
-    logs = caplog.text + server_log.read_text() + (REPO / "var" / "test-worker.log").read_text(errors="replace") \
-        if (REPO / "var" / "test-worker.log").exists() else caplog.text + server_log.read_text()
+    logs = caplog.text + server_log.read_text() + (WORKER_LOG.read_text(errors="replace") if WORKER_LOG.exists() else "")
     assert KEY not in logs
     assert KEY not in json.dumps(list(GenerationRun.objects.values()), default=str) + json.dumps(
         list(ModelEndpoint.objects.values()), default=str) + json.dumps(list(Generation.objects.values("response")))

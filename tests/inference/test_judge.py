@@ -19,6 +19,7 @@ from inference.studies import create_study, next_item
 from tests.inference.builders import make_run
 from tests.inference.serving import KEY, KEY_VAR, completion, scripted, served
 from tests.inference.test_studies import label_as
+from tests.samples import WORKER_LOG
 
 # Prompt k's marker decides how the scripted judge answers it (see judge_rule).
 MARKERS = {1: "", 2: "", 3: "", 4: "", 5: "ALWAYS-A", 6: "ALWAYS-A", 7: "GARBAGE", 8: "NEITHER"}
@@ -113,7 +114,7 @@ def test_a_judge_run_through_a_worker_reads_both_orders_counts_flips_and_is_cach
         admin.get(f"/studies/{study.pk}/judge/{run.pk}/verdicts.csv").streaming_content).decode())))
     assert {r["prompt_key"]: r["verdict"] for r in rows}["7"] == "" and rows[0]["judge_model"] == "scripted-judge"
     # the key never shows: not in a page, a download or the worker's log
-    for text in (page, json.dumps(data), json.dumps(rows), open("var/test-worker.log").read()):
+    for text in (page, json.dumps(data), json.dumps(rows), WORKER_LOG.read_text(errors="replace")):
         assert KEY not in text
 
 
