@@ -24,13 +24,9 @@ os.environ.setdefault(KEY_VAR, KEY)  # set before the session's worker starts: i
 
 @pytest.fixture(scope="module")
 def tiny_chat(tmp_path_factory):
-    from tests.inference.conftest import CHATS, train_briefly
-    from training.engine.tiny import build_tiny_model
+    from tests.inference.conftest import build_tiny_chat
 
-    folder = tmp_path_factory.mktemp("served") / "tiny-chat"
-    build_tiny_model(folder, [text for turns in CHATS for text in turns] * 5)
-    train_briefly(folder, CHATS)
-    return folder
+    return build_tiny_chat(tmp_path_factory.mktemp("served") / "tiny-chat")
 
 
 def prefers_the_baseline(body, n, headers):

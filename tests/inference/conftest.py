@@ -43,14 +43,18 @@ def train_briefly(folder, chats, steps=200, seed=0):
     model.save_pretrained(folder)
 
 
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory):
+def build_tiny_chat(folder):
+    """The tiny model, briefly trained on CHATS, in `folder`."""
     from training.engine.tiny import build_tiny_model
 
-    folder = tmp_path_factory.mktemp("checkpoints") / "tiny-chat"
     build_tiny_model(folder, [text for turns in CHATS for text in turns] * 5)
     train_briefly(folder, CHATS)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    return build_tiny_chat(tmp_path_factory.mktemp("checkpoints") / "tiny-chat")
 
 
 @pytest.fixture(scope="session")
